@@ -1,0 +1,182 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Every Kubernetes/kubeadm name in one place (kubeadm's constants.go).
+
+No other module spells a host path, CN, group, ConfigMap name or port
+literally: they import it from here.
+"""
+from __future__ import annotations
+
+# --- host paths -------------------------------------------------------------
+KUBERNETES_DIR = "/etc/kubernetes"
+KUBERNETES_TMP_DIR = KUBERNETES_DIR + "/tmp"
+PKI_DIR = KUBERNETES_DIR + "/pki"
+MANIFESTS_DIR = KUBERNETES_DIR + "/manifests"
+KUBELET_DIR = "/var/lib/kubelet"
+KUBELET_CONFIG_FILE = KUBELET_DIR + "/config.yaml"
+KUBELET_INSTANCE_CONFIG_FILE = KUBELET_DIR + "/instance-config.yaml"
+KUBELET_FLAGS_ENV_FILE = KUBELET_DIR + "/kubeadm-flags.env"
+KUBELET_PKI_DIR = KUBELET_DIR + "/pki"
+KUBELET_CLIENT_CURRENT = KUBELET_PKI_DIR + "/kubelet-client-current.pem"
+KUBELET_DROPIN_FILE = "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
+KUBELET_DEFAULTS_FILE = "/etc/default/kubelet"
+ETCD_DATA_DIR = "/var/lib/etcd"
+VAR_RUN_KUBERNETES = "/var/run/kubernetes"
+SYSTEMD_RESOLV_CONF = "/run/systemd/resolve/resolv.conf"
+FLEXVOLUME_DIR = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec"
+CA_CERTS_DIR = "/etc/ssl/certs"
+# Mounted into apiserver / controller-manager only when they exist on the host.
+EXTRA_CA_DIRS = (
+    "/etc/pki/ca-trust",
+    "/etc/pki/tls/certs",
+    "/etc/ca-certificates",
+    "/usr/share/ca-certificates",
+    "/usr/local/share/ca-certificates",
+)
+
+# --- kubeconfig files -------------------------------------------------------
+ADMIN_CONF = "admin.conf"
+SUPER_ADMIN_CONF = "super-admin.conf"
+KUBELET_CONF = "kubelet.conf"
+BOOTSTRAP_KUBELET_CONF = "bootstrap-kubelet.conf"
+CONTROLLER_MANAGER_CONF = "controller-manager.conf"
+SCHEDULER_CONF = "scheduler.conf"
+KUBECONFIG_FILES = (ADMIN_CONF, SUPER_ADMIN_CONF, KUBELET_CONF, BOOTSTRAP_KUBELET_CONF,
+                    CONTROLLER_MANAGER_CONF, SCHEDULER_CONF)
+
+# --- component names ---------------------------------------------------------
+KUBE_APISERVER = "kube-apiserver"
+KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
+KUBE_SCHEDULER = "kube-scheduler"
+KUBE_PROXY = "kube-proxy"
+ETCD = "etcd"
+COREDNS = "coredns"
+CONTROL_PLANE_COMPONENTS = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER)
+
+# --- ports ------------------------------------------------------------------
+APISERVER_PORT = 6443
+ETCD_CLIENT_PORT = 2379
+ETCD_PEER_PORT = 2380
+ETCD_METRICS_PORT = 2381
+KUBELET_PORT = 10250
+KUBELET_HEALTHZ_PORT = 10248
+CONTROLLER_MANAGER_PORT = 10257
+SCHEDULER_PORT = 10259
+
+# --- identities -------------------------------------------------------------
+CLUSTER_NAME = "kubernetes"
+CA_CN = "kubernetes"
+APISERVER_CN = "kube-apiserver"
+APISERVER_KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+FRONT_PROXY_CA_CN = "front-proxy-ca"
+FRONT_PROXY_CLIENT_CN = "front-proxy-client"
+ETCD_CA_CN = "etcd-ca"
+ETCD_HEALTHCHECK_CLIENT_CN = "kube-etcd-healthcheck-client"
+APISERVER_ETCD_CLIENT_CN = "kube-apiserver-etcd-client"
+ADMIN_USER = "kubernetes-admin"
+SUPER_ADMIN_USER = "kubernetes-super-admin"
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+SCHEDULER_USER = "system:kube-scheduler"
+NODE_USER_PREFIX = "system:node:"
+TLS_BOOTSTRAP_USER = "tls-bootstrap-token-user"
+
+SYSTEM_MASTERS = "system:masters"
+CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins"
+NODES_GROUP = "system:nodes"
+BOOTSTRAPPERS_GROUP = "system:bootstrappers"
+DEFAULT_TOKEN_GROUP = "system:bootstrappers:kubeadm:default-node-token"
+BOOTSTRAP_USER_PREFIX = "system:bootstrap:"
+ANONYMOUS_USER = "system:anonymous"
+UNAUTHENTICATED_GROUP = "system:unauthenticated"
+AUTHENTICATED_GROUP = "system:authenticated"
+
+# --- API objects --------------------------------------------------------------
+KUBE_SYSTEM = "kube-system"
+KUBE_PUBLIC = "kube-public"
+KUBEADM_CONFIG_CM = "kubeadm-config"
+KUBEADM_CONFIG_KEY = "ClusterConfiguration"
+KUBELET_CONFIG_CM = "kubelet-config"
+KUBELET_CONFIG_KEY = "kubelet"
+CLUSTER_INFO_CM = "cluster-info"
+CLUSTER_INFO_KUBECONFIG_KEY = "kubeconfig"
+JWS_KEY_PREFIX = "jws-kubeconfig-"
+KUBEADM_CERTS_SECRET = "kubeadm-certs"
+COMPONENT_CONFIG_HASH_ANNOTATION = "kubeadm.kubernetes.io/component-config.hash"
+CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
+APISERVER_ENDPOINT_ANNOTATION = "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint"
+ETCD_ENDPOINT_ANNOTATION = "kubeadm.kubernetes.io/etcd.advertise-client-urls"
+CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
+CONTROL_PLANE_TAINT = {"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}
+
+# bootstrap tokens
+BOOTSTRAP_TOKEN_SECRET_PREFIX = "bootstrap-token-"
+BOOTSTRAP_TOKEN_SECRET_TYPE = "bootstrap.kubernetes.io/token"
+TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+TOKEN_RE = r"\A([a-z0-9]{6})\.([a-z0-9]{16})\Z"
+TOKEN_ID_RE = r"\A([a-z0-9]{6})\Z"
+TOKEN_GROUP_RE = r"\Asystem:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]\Z"
+TOKEN_USAGES = ("signing", "authentication")
+DEFAULT_TOKEN_TTL = "24h0m0s"
+CERT_TOKEN_TTL = "2h0m0s"
+CSR_SIGNER_KUBELET_CLIENT = "kubernetes.io/kube-apiserver-client-kubelet"
+
+# RBAC names kubeadm creates
+CRB_CLUSTER_ADMINS = "kubeadm:cluster-admins"
+CRB_KUBELET_BOOTSTRAP = "kubeadm:kubelet-bootstrap"
+CR_GET_NODES = "kubeadm:get-nodes"
+CRB_NODE_AUTOAPPROVE_BOOTSTRAP = "kubeadm:node-autoapprove-bootstrap"
+CRB_NODE_AUTOAPPROVE_ROTATION = "kubeadm:node-autoapprove-certificate-rotation"
+ROLE_CLUSTER_INFO = "kubeadm:bootstrap-signer-clusterinfo"
+ROLE_NODES_KUBEADM_CONFIG = "kubeadm:nodes-kubeadm-config"
+ROLE_KUBELET_CONFIG = "kubeadm:kubelet-config"
+ROLE_KUBEADM_CERTS = "kubeadm:kubeadm-certs"
+CRB_NODE_PROXIER = "kubeadm:node-proxier"
+CR_NODE_BOOTSTRAPPER = "system:node-bootstrapper"
+CR_NODECLIENT = "system:certificates.k8s.io:certificatesigningrequests:nodeclient"
+CR_SELFNODECLIENT = "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient"
+CR_NODE_PROXIER = "system:node-proxier"
+CR_CLUSTER_ADMIN = "cluster-admin"
+CR_COREDNS = "system:coredns"
+
+# --- defaults -----------------------------------------------------------------
+DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
+DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"
+DEFAULT_SERVICE_SUBNET = "10.96.0.0/12"
+DEFAULT_DNS_DOMAIN = "cluster.local"
+DEFAULT_KUBERNETES_VERSION = "stable-1"
+DEFAULT_CERT_VALIDITY = "8760h0m0s"
+DEFAULT_CA_CERT_VALIDITY = "87600h0m0s"
+DEFAULT_ENCRYPTION_ALGORITHM = "RSA-2048"
+ENCRYPTION_ALGORITHMS = ("RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384")
+CERTIFICATE_BACKDATE_SECONDS = 5 * 60
+DEFAULT_TIMEOUTS = {
+    "controlPlaneComponentHealthCheck": "4m0s",
+    "kubeletHealthCheck": "4m0s",
+    "kubernetesAPICall": "1m0s",
+    "etcdAPICall": "2m0s",
+    "tlsBootstrap": "5m0s",
+    "discovery": "5m0s",
+    "upgradeManifests": "5m0s",
+}
+
+# --- config API ----------------------------------------------------------------
+KUBEADM_GROUP = "kubeadm.k8s.io"
+KUBEADM_API_V1BETA4 = KUBEADM_GROUP + "/v1beta4"
+KUBEADM_API_V1BETA3 = KUBEADM_GROUP + "/v1beta3"
+KUBELET_API = "kubelet.config.k8s.io/v1beta1"
+KUBEPROXY_API = "kubeproxy.config.k8s.io/v1alpha1"
+
+# Supported Kubernetes minors (versions.py holds the patch table).
+MIN_SUPPORTED_MINOR = 33
+MAX_SUPPORTED_MINOR = 37
+
+# File modes kubeadm uses.
+MODE_KEY = 0o600
+MODE_CERT = 0o644
+MODE_KUBECONFIG = 0o600
+MODE_MANIFEST = 0o600
+MODE_MANIFESTS_DIR = 0o700
+MODE_PRIVATE_DIR = 0o700
+MODE_PUBLIC_FILE = 0o644

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Exceptions: one type a concern, each carrying field + value + what is allowed."""
+from __future__ import annotations
+
+
+class KubebootError(Exception):
+    """Base class; str() is the one-line message a module returns."""
+
+
+class InvalidValue(KubebootError):
+    """Bad user input: names the field, the value and what is allowed."""
+
+    def __init__(self, field: str, value, allowed: str):
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field}: invalid value {value!r}: {allowed}")
+
+
+class ConfigError(InvalidValue):
+    """A kubeadm configuration value is not acceptable."""
+
+
+class PKIError(KubebootError):
+    """A certificate or key cannot be used or created."""
+
+
+class PreflightError(KubebootError):
+    """One or more preflight checks failed (and were not ignored)."""
+
+    def __init__(self, failures):
+        self.failures = list(failures)
+        lines = "; ".join(f"[{name}] {msg}" for name, msg in self.failures)
+        super().__init__(
+            f"preflight checks failed: {lines}. Fix them, or skip named checks with "
+            f"ignore_preflight_errors (e.g. {self.failures[0][0] if self.failures else 'NumCPU'})")
+
+
+class FileError(KubebootError):
+    """A file cannot be read or written."""
+
+
+class APIError(KubebootError):
+    """The Kubernetes API answered with an error (method, path, status, message)."""
+
+    def __init__(self, method: str, path: str, status: int, message: str, reason: str = ""):
+        self.method = method
+        self.path = path
+        self.status = status
+        self.reason = reason
+        self.message = message
+        super().__init__(f"{method} {path}: HTTP {status}{' ' + reason if reason else ''}: {message}")
+
+
+class NotFound(APIError):
+    pass
+
+
+class Conflict(APIError):
+    pass
+
+
+class DiscoveryError(KubebootError):
+    """Token or file discovery refused the cluster (says which check failed)."""
+
+
+class TimeoutError_(KubebootError):
+    """A bounded wait ran out."""

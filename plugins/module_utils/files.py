@@ -1,0 +1,196 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Host filesystem access under a rootfs prefix, with atomic writes and change tracking.
+
+Everything that writes goes through a `Writer`: it compares the wanted bytes
+and mode with what is on disk, writes only on a difference (temp file + fsync
++ rename + directory fsync), never writes in check mode, and records a
+diff entry that never carries secret content.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import tempfile
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
+
+SECRET_PLACEHOLDER = "<secret: content not shown>\n"
+
+
+class HostFS:
+    """Maps host paths ('/etc/kubernetes/pki/ca.crt') to real paths under `rootfs`."""
+
+    def __init__(self, rootfs: str = "/"):
+        self.rootfs = os.path.abspath(rootfs or "/")
+
+    def path(self, host_path: str) -> str:
+        if not host_path.startswith("/"):
+            raise FileError(f"internal: host path must be absolute, got {host_path!r}")
+        if self.rootfs == "/":
+            return host_path
+        return os.path.join(self.rootfs, host_path.lstrip("/"))
+
+    def exists(self, host_path: str) -> bool:
+        return os.path.lexists(self.path(host_path))
+
+    def isdir(self, host_path: str) -> bool:
+        return os.path.isdir(self.path(host_path))
+
+    def read_bytes(self, host_path: str):
+        """File content, or None when absent."""
+        try:
+            with open(self.path(host_path), "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+
+    def read_text(self, host_path: str):
+        data = self.read_bytes(host_path)
+        return None if data is None else data.decode("utf-8")
+
+    def mode(self, host_path: str):
+        try:
+            return stat.S_IMODE(os.stat(self.path(host_path)).st_mode)
+        except FileNotFoundError:
+            return None
+
+    def mtime_ns(self, host_path: str):
+        try:
+            return os.stat(self.path(host_path)).st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+
+def atomic_write(real_path: str, data: bytes, mode: int) -> None:
+    """Write data to real_path so a reader sees the old or the new file, never a part."""
+    directory = os.path.dirname(real_path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, real_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _fsync_dir(directory: str) -> None:
+    try:
+        dfd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dfd)
+    except OSError:
+        pass
+    finally:
+        os.close(dfd)
+
+
+class Writer:
+    """Idempotent, atomic, check-mode aware writes with a change log and diffs."""
+
+    def __init__(self, fs: HostFS, check_mode: bool = False):
+        self.fs = fs
+        self.check_mode = check_mode
+        self.changed_paths: list = []
+        self.diffs: list = []
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.changed_paths)
+
+    def ensure_dir(self, host_path: str, mode: int = 0o755) -> bool:
+        real = self.fs.path(host_path)
+        if os.path.isdir(real):
+            return False
+        if os.path.lexists(real):
+            raise FileError(f"{host_path} exists and is not a directory")
+        if not self.check_mode:
+            os.makedirs(real, mode=mode, exist_ok=True)
+            os.chmod(real, mode)
+        self.changed_paths.append(host_path)
+        return True
+
+    def write(self, host_path: str, data, mode: int, secret: bool = False) -> bool:
+        """Write bytes/str when content or mode differ. Returns True if changed."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        before = self.fs.read_bytes(host_path)
+        current_mode = self.fs.mode(host_path)
+        if before == data and current_mode == mode:
+            return False
+        self._record_diff(host_path, before, data, secret)
+        self.changed_paths.append(host_path)
+        if self.check_mode:
+            return True
+        real = self.fs.path(host_path)
+        parent = os.path.dirname(real)
+        if not os.path.isdir(parent):
+            os.makedirs(parent, mode=0o755, exist_ok=True)
+        try:
+            if before == data:
+                os.chmod(real, mode)
+            else:
+                atomic_write(real, data, mode)
+        except OSError as exc:
+            raise FileError(f"cannot write {host_path}: {exc.strerror}") from None
+        return True
+
+    def symlink(self, host_path: str, target: str) -> bool:
+        real = self.fs.path(host_path)
+        if os.path.islink(real) and os.readlink(real) == target:
+            return False
+        self.changed_paths.append(host_path)
+        if self.check_mode:
+            return True
+        tmp = real + ".tmp-link"
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        os.symlink(target, tmp)
+        os.replace(tmp, real)
+        return True
+
+    def remove(self, host_path: str) -> bool:
+        real = self.fs.path(host_path)
+        if not os.path.lexists(real):
+            return False
+        self.changed_paths.append(host_path)
+        if not self.check_mode:
+            if os.path.isdir(real) and not os.path.islink(real):
+                shutil.rmtree(real)
+            else:
+                os.unlink(real)
+        return True
+
+    def _record_diff(self, host_path: str, before, after: bytes, secret: bool) -> None:
+        if secret:
+            self.diffs.append({
+                "before_header": host_path, "after_header": host_path,
+                "before": SECRET_PLACEHOLDER if before is not None else "",
+                "after": SECRET_PLACEHOLDER})
+            return
+        self.diffs.append({
+            "before_header": host_path, "after_header": host_path,
+            "before": _text(before), "after": _text(after)})
+
+
+def _text(data) -> str:
+    if data is None:
+        return ""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "<binary content>\n"
