@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Options documented once and shared by the kubeadm_* modules."""
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    DOCUMENTATION = r"""
+options:
+  rootfs:
+    description:
+      - Prefix for every host path the module reads or writes (C(/etc/kubernetes) becomes
+        C(<rootfs>/etc/kubernetes)). Paths written inside files (manifests, kubeconfigs) stay host paths.
+      - Lets tests and image builders run unprivileged in a directory tree.
+    type: path
+    default: /
+  cri_socket:
+    description:
+      - CRI endpoint of the container runtime, as kubeadm's C(--cri-socket).
+      - A path without a scheme is prefixed with C(unix://). The dockershim socket is refused
+        (dockershim was removed in Kubernetes 1.24).
+    type: str
+  ignore_preflight_errors:
+    description:
+      - Preflight checks whose errors become warnings, by kubeadm's names (case-insensitive),
+        for example C(NumCPU), C(Port-6443), C(FileContent--proc-sys-net-ipv4-ip_forward); C(all) ignores every check.
+    type: list
+    elements: str
+    default: []
+  config:
+    description:
+      - Path (on the managed node) to a kubeadm configuration file. A real kubeadm C(kubeadm.k8s.io/v1beta4)
+        multi-document file is accepted as is; C(v1beta3) files are converted.
+      - Module options override the values of the file (kubeadm refuses the mix; a warning is returned instead).
+    type: path
+  dry_run:
+    description:
+      - Like kubeadm's C(--dry-run) - write every file into a new temporary directory (returned as C(dry_run_dir))
+        and change nothing on the node or in the cluster.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written and the API is not changed; the result says what would change.
+  diff_mode:
+    support: full
+    description: Manifests, kubelet files and configs are shown; private keys and tokens never are.
+"""

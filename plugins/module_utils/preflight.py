@@ -1,0 +1,183 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Preflight checks with kubeadm's names, so `ignore_preflight_errors` works the same.
+
+Unlike kubeadm, a node that is already set up by us passes: a port held by our
+own component, or a manifest we wrote, is not an error on a rerun (idempotence).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import PreflightError
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass
+class Check:
+    name: str
+    severity: str  # error | warning
+    message: str   # empty when the check passed
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.message)
+
+
+def path_check_name(prefix: str, path: str) -> str:
+    """kubeadm's naming: FileAvailable--etc-kubernetes-manifests-etcd.yaml."""
+    return prefix + path.replace("/", "-")
+
+
+def check_privileged(fs) -> Check:
+    # With a rootfs prefix the module writes into a directory tree: no root needed.
+    if fs.rootfs != "/" or os.geteuid() == 0:
+        return Check("IsPrivilegedUser", ERROR, "")
+    return Check("IsPrivilegedUser", ERROR, "user is not running as root")
+
+
+def check_num_cpu(minimum: int = 2) -> Check:
+    count = os.cpu_count() or 1
+    msg = "" if count >= minimum else f"the number of available CPUs {count} is less than the required {minimum}"
+    return Check("NumCPU", ERROR, msg)
+
+
+def check_memory(minimum_mb: int = 1700) -> Check:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            total_kb = int(handle.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        return Check("Mem", ERROR, "")
+    total_mb = total_kb // 1024
+    msg = "" if total_mb >= minimum_mb else f"the system RAM ({total_mb} MB) is less than the minimum {minimum_mb} MB"
+    return Check("Mem", ERROR, msg)
+
+
+def port_in_use(port: int, host: str = "") -> bool:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+        return False
+    except OSError:
+        return True
+    finally:
+        sock.close()
+
+
+def check_port(port: int, owned_by_us: bool) -> Check:
+    msg = ""
+    if not owned_by_us and port_in_use(port):
+        msg = f"Port {port} is in use"
+    return Check(f"Port-{port}", ERROR, msg)
+
+
+def check_file_available(fs, path: str, ours: bool) -> Check:
+    msg = ""
+    if fs.exists(path) and not ours:
+        msg = f"{path} already exists"
+    return Check(path_check_name("FileAvailable-", path), ERROR, msg)
+
+
+def check_dir_available(fs, path: str, ours: bool) -> Check:
+    msg = ""
+    real = fs.path(path)
+    if os.path.isdir(real) and os.listdir(real) and not ours:
+        msg = f"{path} is not empty"
+    return Check(path_check_name("DirAvailable-", path), ERROR, msg)
+
+
+def check_executable(name: str, fs, severity: str = ERROR) -> Check:
+    found = shutil.which(name) if fs.rootfs == "/" else any(
+        os.access(fs.path(os.path.join(d, name)), os.X_OK)
+        for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"))
+    msg = "" if found else f"{name} not found in system path"
+    return Check(f"FileExisting-{name}", severity, msg)
+
+
+def check_file_content(path: str, wanted: str) -> Check:
+    """Reads the live kernel setting (not under rootfs: /proc is the host's)."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            value = handle.read().strip()
+    except OSError:
+        value = None
+    msg = "" if value == wanted else f"{path} contents are not set to {wanted}"
+    return Check(path_check_name("FileContent-", path), ERROR, msg)
+
+
+def check_swap() -> Check:
+    try:
+        with open("/proc/swaps", encoding="ascii") as handle:
+            active = len(handle.readlines()) > 1
+    except OSError:
+        active = False
+    return Check("Swap", WARNING, "swap is supported for cgroup v2 only; the kubelet must be properly "
+                 "configured to use swap" if active else "")
+
+
+def check_http_proxy(endpoint_host: str) -> Check:
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    no_proxy = os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or ""
+    msg = ""
+    if proxy and endpoint_host not in no_proxy:
+        msg = f"Connection to https://{endpoint_host} uses proxy {proxy}; this may not be intended"
+    return Check("HTTPProxy", WARNING, msg)
+
+
+def init_checks(cfg, fs) -> list:
+    """The checks `kubeadm init` runs for cfg on this host (kubeadm-artifacts.md §11)."""
+    manifests = {c: f"{C.MANIFESTS_DIR}/{c}.yaml" for c in (*C.CONTROL_PLANE_COMPONENTS, C.ETCD)}
+    ours = {c: fs.exists(p) for c, p in manifests.items()}
+    checks = [
+        check_privileged(fs),
+        check_num_cpu(),
+        check_memory(),
+        check_port(cfg.bind_port, ours[C.KUBE_APISERVER]),
+        check_port(C.SCHEDULER_PORT, ours[C.KUBE_SCHEDULER]),
+        check_port(C.CONTROLLER_MANAGER_PORT, ours[C.KUBE_CONTROLLER_MANAGER]),
+    ]
+    checks += [check_file_available(fs, path, ours=True) for path in manifests.values()]
+    checks.append(check_http_proxy(cfg.advertise_address))
+    ip_forward = "/proc/sys/net/ipv6/conf/default/forwarding" if ":" in cfg.advertise_address \
+        else "/proc/sys/net/ipv4/ip_forward"
+    checks.append(check_file_content(ip_forward, "1"))
+    if cfg.local_etcd:
+        checks.append(check_port(C.ETCD_CLIENT_PORT, ours[C.ETCD]))
+        checks.append(check_port(C.ETCD_PEER_PORT, ours[C.ETCD]))
+        checks.append(check_dir_available(fs, cfg.cluster["etcd"]["local"]["dataDir"], ours[C.ETCD]))
+    checks += common_checks(fs)
+    return checks
+
+
+def common_checks(fs) -> list:
+    checks = [check_swap()]
+    for name in ("cp", "losetup", "mount"):
+        checks.append(check_executable(name, fs))
+    return checks
+
+
+def evaluate(checks, ignore) -> dict:
+    """Raise PreflightError for failed, non-ignored errors; return a report."""
+    ignore = {str(i).lower() for i in (ignore or [])}
+    ignore_all = "all" in ignore
+    report = {"errors": [], "warnings": [], "ignored": []}
+    failures = []
+    for check in checks:
+        if not check.failed:
+            continue
+        if check.severity == WARNING:
+            report["warnings"].append(f"[{check.name}] {check.message}")
+        elif ignore_all or check.name.lower() in ignore:
+            report["ignored"].append(f"[{check.name}] {check.message}")
+        else:
+            failures.append((check.name, check.message))
+    if failures:
+        raise PreflightError(failures)
+    return report

@@ -1,0 +1,116 @@
+"""kubeadm_init driven through real ansible-playbook (localhost, rootfs in a temp dir)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tests.conftest import COLLECTIONS_ROOT
+
+LOCAL_ONLY = ["wait-control-plane", "upload-config", "upload-certs", "mark-control-plane",
+              "bootstrap-token", "kubelet-finalize", "addon", "show-join-command"]
+IGNORE = ["FileContent--proc-sys-net-ipv4-ip_forward", "Swap"]
+
+
+def run_playbook(tmp_path, task_args: dict, *extra, name="play") -> dict:
+    """Run one kubeadm_init task; return the task result parsed from the json callback."""
+    playbook = [{
+        "name": "init", "hosts": "localhost", "gather_facts": False,
+        "tasks": [{"name": "init", "kubeboot.cluster.kubeadm_init": task_args, "register": "r"}],
+    }]
+    path = tmp_path / f"{name}.yml"
+    path.write_text(yaml.safe_dump(playbook))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_STDOUT_CALLBACK="json",
+               ANSIBLE_LOCALHOST_WARNING="false", ANSIBLE_INVENTORY_UNPARSED_WARNING="false",
+               ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "-c", "local",
+         "-e", f"ansible_python_interpreter={sys.executable}", str(path), *extra],
+        capture_output=True, text=True, env=env, timeout=300)
+    data = json.loads(proc.stdout[proc.stdout.index("{"):])
+    result = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    result["_rc"] = proc.returncode
+    result["_stdout"] = proc.stdout
+    return result
+
+
+def base_args(rootfs: str) -> dict:
+    return {
+        "rootfs": rootfs, "node_name": "cp1", "apiserver_advertise_address": "192.0.2.10",
+        "kubernetes_version": "stable-1.34", "pod_network_cidr": "10.244.0.0/16",
+        "skip_phases": LOCAL_ONLY, "ignore_preflight_errors": IGNORE,
+    }
+
+
+def tree_state(rootfs: str) -> dict:
+    state = {}
+    for dirpath, _dirs, files in os.walk(rootfs):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            state[path] = os.stat(path).st_mtime_ns
+    return state
+
+
+def test_playbook_init_is_idempotent_and_checkable(tmp_path, openssl):
+    rootfs = str(tmp_path / "root")
+    os.makedirs(rootfs)
+
+    check = run_playbook(tmp_path, base_args(rootfs), "--check", "--diff", name="check")
+    assert check["_rc"] == 0, check["_stdout"]
+    assert check["changed"] is True
+    assert tree_state(rootfs) == {}, "check mode wrote files"
+
+    first = run_playbook(tmp_path, base_args(rootfs), name="first")
+    assert first["_rc"] == 0, first["_stdout"]
+    assert first["changed"] is True
+    assert first["kubernetes_version"] == "v1.34.10"
+    pki = os.path.join(rootfs, "etc/kubernetes/pki")
+    for cert in ("apiserver", "apiserver-kubelet-client"):
+        out = subprocess.run([openssl, "verify", "-CAfile", f"{pki}/ca.crt", f"{pki}/{cert}.crt"],
+                             capture_output=True, text=True)
+        assert out.returncode == 0 and "OK" in out.stdout, out.stderr
+    pin = subprocess.run(
+        f"{openssl} x509 -pubkey -noout -in {pki}/ca.crt | {openssl} rsa -pubin -outform der 2>/dev/null"
+        f" | {openssl} dgst -sha256 -hex", shell=True, capture_output=True, text=True).stdout
+    assert first["ca_cert_hash"] == "sha256:" + pin.split("= ")[-1].strip()
+    assert oct(os.stat(f"{pki}/ca.key").st_mode & 0o777) == "0o600"
+    assert set(first["phases"]["skipped"]) >= {"addon/coredns", "bootstrap-token"}
+
+    before = tree_state(rootfs)
+    second = run_playbook(tmp_path, base_args(rootfs), "--diff", name="second")
+    assert second["_rc"] == 0, second["_stdout"]
+    assert second["changed"] is False
+    assert tree_state(rootfs) == before, "rerun rewrote files"
+
+
+def test_playbook_diff_never_shows_keys(tmp_path):
+    rootfs = str(tmp_path / "root")
+    os.makedirs(rootfs)
+    result = run_playbook(tmp_path, base_args(rootfs), "--diff", name="diff")
+    assert result["_rc"] == 0, result["_stdout"]
+    assert "PRIVATE KEY" not in result["_stdout"]
+    assert "client-key-data" not in result["_stdout"]
+    assert any("kube-apiserver.yaml" in d.get("after_header", "") for d in result["diff"])
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"pod_network_cidr": "10.244.0.0/33"}, "pod_network_cidr"),
+    ({"service_cidr": "10.96.0.0/12", "pod_network_cidr": "10.96.0.0/16"}, "pod_network_cidr"),
+    ({"token": "ABCDEF.0123456789abcdef"}, "token"),
+    ({"kubernetes_version": "stable-9.99"}, "kubernetes_version"),
+    ({"skip_phases": ["certs/nonsense"]}, "skip_phases"),
+    ({"apiserver_bind_port": 70000}, "apiserver_bind_port"),
+])
+def test_playbook_bad_input_fails_before_writing(tmp_path, bad, field):
+    rootfs = str(tmp_path / "root")
+    os.makedirs(rootfs)
+    args = dict(base_args(rootfs), **bad)
+    result = run_playbook(tmp_path, args, name="bad")
+    assert result["_rc"] != 0
+    assert result.get("failed") is True
+    assert field in result["msg"], result["msg"]
+    assert tree_state(rootfs) == {}, "files were written despite bad input"

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import files
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+
+
+def test_rootfs_prefixes_host_paths(tmp_path):
+    fs = HostFS(str(tmp_path))
+    assert fs.path("/etc/kubernetes/pki/ca.crt") == str(tmp_path / "etc/kubernetes/pki/ca.crt")
+    assert HostFS("/").path("/etc/x") == "/etc/x"
+
+
+def test_write_is_idempotent_and_keeps_mtime(tmp_path):
+    fs = HostFS(str(tmp_path))
+    writer = Writer(fs)
+    assert writer.write("/etc/a.conf", "one\n", 0o600) is True
+    mtime = fs.mtime_ns("/etc/a.conf")
+    again = Writer(fs)
+    assert again.write("/etc/a.conf", "one\n", 0o600) is False
+    assert fs.mtime_ns("/etc/a.conf") == mtime and not again.changed
+    assert oct(os.stat(fs.path("/etc/a.conf")).st_mode & 0o777) == "0o600"
+
+
+def test_mode_only_change_is_fixed_without_rewrite(tmp_path):
+    fs = HostFS(str(tmp_path))
+    Writer(fs).write("/k.key", "secret", 0o644)
+    assert Writer(fs).write("/k.key", "secret", 0o600) is True
+    assert fs.mode("/k.key") == 0o600
+
+
+def test_check_mode_writes_nothing_but_reports(tmp_path):
+    fs = HostFS(str(tmp_path))
+    writer = Writer(fs, check_mode=True)
+    assert writer.write("/etc/kubernetes/x.yaml", "a: 1\n", 0o600) is True
+    assert writer.ensure_dir("/var/lib/etcd", 0o700) is True
+    assert os.listdir(tmp_path) == []
+    assert writer.changed_paths == ["/etc/kubernetes/x.yaml", "/var/lib/etcd"]
+
+
+def test_secret_content_never_in_diff(tmp_path):
+    writer = Writer(HostFS(str(tmp_path)))
+    writer.write("/ca.key", "-----BEGIN RSA PRIVATE KEY-----\nAAAA\n", 0o600, secret=True)
+    writer.write("/m.yaml", "kind: Pod\n", 0o600)
+    text = repr(writer.diffs)
+    assert "PRIVATE KEY" not in text and "AAAA" not in text
+    assert writer.diffs[1]["after"] == "kind: Pod\n"
+
+
+def test_failure_halfway_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
+    fs = HostFS(str(tmp_path))
+    Writer(fs).write("/etc/f", "old", 0o644)
+
+    def boom(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files.os, "replace", boom)
+    with pytest.raises(Exception):
+        Writer(fs).write("/etc/f", "new", 0o644)
+    assert fs.read_text("/etc/f") == "old"
+    assert os.listdir(tmp_path / "etc") == ["f"]
+
+
+def test_symlink_and_remove(tmp_path):
+    fs = HostFS(str(tmp_path))
+    writer = Writer(fs)
+    writer.write("/pki/a.pem", "x", 0o600)
+    assert writer.symlink("/pki/current.pem", "/pki/a.pem") is True
+    assert writer.symlink("/pki/current.pem", "/pki/a.pem") is False
+    assert writer.remove("/pki/current.pem") is True and not fs.exists("/pki/current.pem")
+    assert writer.remove("/pki/current.pem") is False
