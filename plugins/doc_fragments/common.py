@@ -27,7 +27,6 @@ options:
         for example C(NumCPU), C(Port-6443), C(FileContent--proc-sys-net-ipv4-ip_forward); C(all) ignores every check.
     type: list
     elements: str
-    default: []
   config:
     description:
       - Path (on the managed node) to a kubeadm configuration file. A real kubeadm C(kubeadm.k8s.io/v1beta4)
@@ -37,9 +36,8 @@ options:
   dry_run:
     description:
       - Like kubeadm's C(--dry-run) - write every file into a new temporary directory (returned as C(dry_run_dir))
-        and change nothing on the node or in the cluster.
+        and change nothing on the node or in the cluster. Default false (or the config file's C(dryRun)).
     type: bool
-    default: false
 attributes:
   check_mode:
     support: full

@@ -214,13 +214,14 @@ def control_plane_url(cfg) -> str:
 
 def run_init(params: dict, check_mode: bool = False) -> dict:
     """Validate everything, then run the selected phases. Returns the module result."""
+    cfg = config_mod.build_init_config(params, HostFS(params.get("rootfs") or "/"))
     rootfs = params.get("rootfs") or "/"
     dry_run_dir = None
-    if params.get("dry_run"):
+    if cfg.init.get("dryRun"):
+        # Like kubeadm: everything goes to a fresh temporary directory instead of the node.
         dry_run_dir = tempfile.mkdtemp(prefix="kubeadm-init-dryrun")
         rootfs = dry_run_dir
     fs = HostFS(rootfs)
-    cfg = config_mod.build_init_config(params, HostFS(params.get("rootfs") or "/"))
     selection = phases.select(phases.INIT_PHASES, cfg.init.get("skipPhases") or [])
     ctx = InitContext(cfg=cfg, fs=fs, writer=Writer(fs, check_mode=check_mode), check_mode=check_mode,
                       certificate_key=_certificate_key(cfg, params))

@@ -45,7 +45,6 @@ options:
     description: Extra Subject Alternative Names (IPs or DNS names) for the API server certificate.
     type: list
     elements: str
-    default: []
   cert_dir:
     description:
       - Where certificates are stored (host path).
@@ -77,7 +76,6 @@ options:
     description: Phases to skip, by kubeadm's names (C(certs), C(certs/apiserver), C(addon/kube-proxy), ...).
     type: list
     elements: str
-    default: []
   skip_token_print:
     description: Do not return the join command.
     type: bool
@@ -226,7 +224,7 @@ def argument_spec() -> dict:
         config=dict(type="path"),
         control_plane_endpoint=dict(type="str"),
         cri_socket=dict(type="str"),
-        dry_run=dict(type="bool", default=False),
+        dry_run=dict(type="bool"),
         feature_gates=dict(type="raw"),
         ignore_preflight_errors=dict(type="list", elements="str"),
         node_name=dict(type="str"),
