@@ -81,6 +81,21 @@ SCHEDULER_USER = "system:kube-scheduler"
 NODE_USER_PREFIX = "system:node:"
 TLS_BOOTSTRAP_USER = "tls-bootstrap-token-user"
 
+# --- certificate base names under certificatesDir (kubeadm *CertAndKeyBaseName) ---
+CA_BASE = "ca"
+APISERVER_BASE = "apiserver"
+APISERVER_KUBELET_CLIENT_BASE = "apiserver-kubelet-client"
+FRONT_PROXY_CA_BASE = "front-proxy-ca"
+FRONT_PROXY_CLIENT_BASE = "front-proxy-client"
+ETCD_CA_BASE = "etcd/ca"
+ETCD_SERVER_BASE = "etcd/server"
+ETCD_PEER_BASE = "etcd/peer"
+ETCD_HEALTHCHECK_CLIENT_BASE = "etcd/healthcheck-client"
+APISERVER_ETCD_CLIENT_BASE = "apiserver-etcd-client"
+SA_BASE = "sa"
+# feature gate: kubelet.conf on a control-plane node talks to the local apiserver
+FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE = "ControlPlaneKubeletLocalMode"
+
 SYSTEM_MASTERS = "system:masters"
 CLUSTER_ADMINS_GROUP = "kubeadm:cluster-admins"
 NODES_GROUP = "system:nodes"
@@ -180,3 +195,19 @@ MODE_MANIFEST = 0o600
 MODE_MANIFESTS_DIR = 0o700
 MODE_PRIVATE_DIR = 0o700
 MODE_PUBLIC_FILE = 0o644
+
+# --- static Pods and kubelet files (manifests.py, kubelet.py) -------------------
+STATIC_POD_PRIORITY = 2000001000
+STATIC_POD_PRIORITY_CLASS = "system-node-critical"
+CONTROL_PLANE_TIER = "control-plane"
+PROBE_PORT_NAME = "probe-port"
+ETCD_INITIAL_CORRUPT_CHECK_GATE = "InitialCorruptCheck"
+ETCD_WATCH_PROGRESS_NOTIFY_INTERVAL = "5s"
+ETCD_SNAPSHOT_COUNT = "10000"
+FEATURE_NODE_LOCAL_CRI_SOCKET = "NodeLocalCRISocket"
+KUBELET_ENV_VARIABLE = "KUBELET_KUBEADM_ARGS"
+KUBELET_HEALTHZ_BIND_ADDRESS = "127.0.0.1"
+CGROUP_DRIVER_SYSTEMD = "systemd"
+KUBELET_BINARY = "/usr/bin/kubelet"
+MODE_KUBELET_FILE = 0o644
+MODE_KUBELET_DIR = 0o700

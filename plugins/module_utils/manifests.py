@@ -1,0 +1,617 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""Static Pod manifests of the control plane (kubeadm phases `control-plane` and `etcd/local`).
+
+Mirrors kubeadm's phases/controlplane/{manifests,volumes}.go, phases/etcd/local.go and
+util/staticpod/utils.go: the Pod is built as a dict and serialised the way kubeadm's
+sigs.k8s.io/yaml does it (keys sorted, `creationTimestamp: null`, `status: {}`,
+block lists, strings that would read as another type double-quoted).
+
+Per-minor behaviour (versions.md §4) keys on cfg.minor:
+- 1.34+: probes use the named container port `probe-port`.
+- 1.34/1.35: etcd 3.6 flags unless the etcd image tag is older than 3.6; 1.36+: always 3.6 flags.
+- 1.36+: no flex-volume mount in kube-controller-manager; user extraArgs keep their order
+  (placed before the sorted defaults), older minors sort everything.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+
+import yaml
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
+
+# phase sub-name (kubeadm `init phase control-plane <name>` / `etcd local`) -> component
+PHASE_COMPONENTS = {
+    "apiserver": C.KUBE_APISERVER,
+    "controller-manager": C.KUBE_CONTROLLER_MANAGER,
+    "scheduler": C.KUBE_SCHEDULER,
+    "etcd": C.ETCD,
+}
+COMPONENTS = tuple(PHASE_COMPONENTS.values())
+
+_DIR_OR_CREATE = "DirectoryOrCreate"
+_FILE_OR_CREATE = "FileOrCreate"
+_CPU_REQUEST = {C.KUBE_APISERVER: "250m", C.KUBE_CONTROLLER_MANAGER: "200m",
+                C.KUBE_SCHEDULER: "100m", C.ETCD: "100m"}
+_ETCD_MEMORY_REQUEST = "100Mi"
+_VALID_AUTHZ_MODES = ("Node", "RBAC", "Webhook", "ABAC", "AlwaysAllow", "AlwaysDeny")
+_DEFAULT_AUTHZ_MODES = "Node,RBAC"
+
+
+# =============================================================================
+# YAML the way kubeadm writes it
+# =============================================================================
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper that quotes like go-yaml: double quotes for strings that read as another type."""
+
+
+def _represent_str(dumper, data):
+    style = None
+    if "\n" in data:
+        style = "|"
+    elif data == "" or dumper.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str":
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def to_yaml(obj) -> str:
+    """Serialise like sigs.k8s.io/yaml: sorted keys, block style, no line folding."""
+    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True,
+                     width=1 << 30, allow_unicode=True)
+
+
+# =============================================================================
+# arguments (kubeadm util/arguments.go ArgumentsToCommand)
+# =============================================================================
+def normalize_args(extra_args, field: str = "extraArgs") -> list:
+    """v1beta4 list of {name, value} (a v1beta3-style mapping is accepted too) -> [(name, value)]."""
+    if not extra_args:
+        return []
+    if isinstance(extra_args, dict):
+        return [(str(k), _arg_str(v)) for k, v in sorted(extra_args.items())]
+    out = []
+    for item in extra_args:
+        if not isinstance(item, dict) or not item.get("name"):
+            raise InvalidValue(field, item, "a list of {name: ..., value: ...} entries")
+        out.append((str(item["name"]), _arg_str(item.get("value", ""))))
+    return out
+
+
+def _arg_str(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def arg_value(extra_args, name: str):
+    """Value of the last `name` entry in extraArgs, or None (kubeadm GetArgValue(..., -1))."""
+    found = None
+    for key, value in normalize_args(extra_args):
+        if key == name:
+            found = value
+    return found
+
+
+def arguments_to_command(defaults: dict, overrides, minor: int) -> list:
+    """Merge defaults with user overrides into `--name=value` flags.
+
+    Every default whose name appears in the overrides is dropped (all user
+    entries are kept, duplicates included). Up to 1.35 the whole list is
+    sorted by (name, value); from 1.36 the user's entries keep their order and
+    come first, followed by the sorted defaults (kubernetes#135400).
+    """
+    user = normalize_args(overrides)
+    names = {name for name, _ in user}
+    base = sorted((k, v) for k, v in defaults.items() if k not in names)
+    if minor >= 36:
+        merged = user + base
+    else:
+        merged = sorted(user + base)
+    return [f"--{name}={value}" for name, value in merged]
+
+
+# =============================================================================
+# small helpers
+# =============================================================================
+def _pki(cfg, name: str) -> str:
+    return cfg.cert_dir.rstrip("/") + "/" + name
+
+
+def _kubeconfig(name: str) -> str:
+    return C.KUBERNETES_DIR + "/" + name
+
+
+def _localhost(cfg) -> str:
+    return "::1" if netutil.is_ipv6(cfg.advertise_address) else "127.0.0.1"
+
+
+def _probe_address(addr) -> str:
+    """kubeadm getProbeAddress: an unspecified bind address means 'use the Pod IP' (empty host)."""
+    return "" if addr in ("0.0.0.0", "::") else addr
+
+
+def client_url(cfg) -> str:
+    return netutil.https_url(cfg.advertise_address, C.ETCD_CLIENT_PORT)
+
+
+def peer_url(cfg) -> str:
+    return netutil.https_url(cfg.advertise_address, C.ETCD_PEER_PORT)
+
+
+def using_external_ca(cfg, fs) -> bool:
+    """ca.crt present without ca.key: kubeadm's external-CA mode."""
+    return fs.exists(_pki(cfg, "ca.crt")) and not fs.exists(_pki(cfg, "ca.key"))
+
+
+def etcd_uses_36_flags(cfg) -> bool:
+    """Whether the etcd command uses the etcd 3.6 names (kubernetes#132838, #133023, #135701)."""
+    if cfg.minor <= 33:
+        return False
+    if cfg.minor >= 36:
+        return True
+    tag = (cfg.cluster.get("etcd", {}).get("local") or {}).get("imageTag") or ""
+    match = re.match(r"v?(\d+)\.(\d+)", tag)
+    if match:
+        return (int(match.group(1)), int(match.group(2))) >= (3, 6)
+    return versions.etcd_is_36_or_newer(cfg.version)
+
+
+def _health_check_timeout(cfg) -> float:
+    timeouts = cfg.init.get("timeouts") or {}
+    return durations.parse_duration(
+        timeouts.get("controlPlaneComponentHealthCheck", C.DEFAULT_TIMEOUTS["controlPlaneComponentHealthCheck"]),
+        "timeouts.controlPlaneComponentHealthCheck")
+
+
+# =============================================================================
+# commands
+# =============================================================================
+def apiserver_command(cfg) -> list:
+    pki = lambda name: _pki(cfg, name)  # noqa: E731
+    net = cfg.cluster["networking"]
+    args = {
+        "advertise-address": cfg.advertise_address,
+        "allow-privileged": "true",
+        "client-ca-file": pki("ca.crt"),
+        "enable-admission-plugins": "NodeRestriction",
+        "enable-bootstrap-token-auth": "true",
+        "kubelet-client-certificate": pki("apiserver-kubelet-client.crt"),
+        "kubelet-client-key": pki("apiserver-kubelet-client.key"),
+        "kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
+        "proxy-client-cert-file": pki("front-proxy-client.crt"),
+        "proxy-client-key-file": pki("front-proxy-client.key"),
+        "requestheader-allowed-names": C.FRONT_PROXY_CLIENT_CN,
+        "requestheader-client-ca-file": pki("front-proxy-ca.crt"),
+        "requestheader-extra-headers-prefix": "X-Remote-Extra-",
+        "requestheader-group-headers": "X-Remote-Group",
+        "requestheader-username-headers": "X-Remote-User",
+        "secure-port": str(cfg.bind_port),
+        "service-account-issuer": "https://kubernetes.default.svc." + net["dnsDomain"],
+        "service-account-key-file": pki("sa.pub"),
+        "service-account-signing-key-file": pki("sa.key"),
+        "service-cluster-ip-range": net["serviceSubnet"],
+        "tls-cert-file": pki("apiserver.crt"),
+        "tls-private-key-file": pki("apiserver.key"),
+    }
+    etcd = cfg.cluster.get("etcd", {})
+    external = etcd.get("external")
+    if external is not None:
+        args["etcd-servers"] = ",".join(external.get("endpoints") or [])
+        if external.get("caFile"):
+            args["etcd-cafile"] = external["caFile"]
+        if external.get("certFile") and external.get("keyFile"):
+            args["etcd-certfile"] = external["certFile"]
+            args["etcd-keyfile"] = external["keyFile"]
+    else:
+        args["etcd-servers"] = netutil.https_url(_localhost(cfg), C.ETCD_CLIENT_PORT)
+        args["etcd-cafile"] = pki("etcd/ca.crt")
+        args["etcd-certfile"] = pki("apiserver-etcd-client.crt")
+        args["etcd-keyfile"] = pki("apiserver-etcd-client.key")
+        advertised = arg_value((etcd.get("local") or {}).get("extraArgs"), "advertise-client-urls")
+        if advertised is not None:
+            args["etcd-servers"] = advertised
+    extra = cfg.cluster["apiServer"].get("extraArgs")
+    if arg_value(extra, "authorization-config") is None:
+        args["authorization-mode"] = _authz_modes(arg_value(extra, "authorization-mode"))
+    return [C.KUBE_APISERVER] + arguments_to_command(args, extra, cfg.minor)
+
+
+def _authz_modes(requested) -> str:
+    if requested:
+        modes = [m for m in requested.split(",") if m in _VALID_AUTHZ_MODES]
+        if modes:
+            return ",".join(modes)
+    return _DEFAULT_AUTHZ_MODES
+
+
+def controller_manager_command(cfg, fs) -> list:
+    kubeconfig = _kubeconfig(C.CONTROLLER_MANAGER_CONF)
+    ca = _pki(cfg, "ca.crt")
+    args = {
+        "authentication-kubeconfig": kubeconfig,
+        "authorization-kubeconfig": kubeconfig,
+        "bind-address": "127.0.0.1",
+        "client-ca-file": ca,
+        "cluster-signing-cert-file": ca,
+        "cluster-signing-key-file": _pki(cfg, "ca.key"),
+        "controllers": "*,bootstrapsigner,tokencleaner",
+        "kubeconfig": kubeconfig,
+        "leader-elect": "true",
+        "requestheader-client-ca-file": _pki(cfg, "front-proxy-ca.crt"),
+        "root-ca-file": ca,
+        "service-account-private-key-file": _pki(cfg, "sa.key"),
+        "use-service-account-credentials": "true",
+    }
+    if using_external_ca(cfg, fs):
+        args["cluster-signing-cert-file"] = ""
+        args["cluster-signing-key-file"] = ""
+    net = cfg.cluster["networking"]
+    if net.get("podSubnet"):
+        args["allocate-node-cidrs"] = "true"
+        args["cluster-cidr"] = net["podSubnet"]
+        if net.get("serviceSubnet"):
+            args["service-cluster-ip-range"] = net["serviceSubnet"]
+    if cfg.cluster.get("clusterName"):
+        args["cluster-name"] = cfg.cluster["clusterName"]
+    return [C.KUBE_CONTROLLER_MANAGER] + arguments_to_command(
+        args, cfg.cluster["controllerManager"].get("extraArgs"), cfg.minor)
+
+
+def scheduler_command(cfg) -> list:
+    kubeconfig = _kubeconfig(C.SCHEDULER_CONF)
+    args = {
+        "authentication-kubeconfig": kubeconfig,
+        "authorization-kubeconfig": kubeconfig,
+        "bind-address": "127.0.0.1",
+        "kubeconfig": kubeconfig,
+        "leader-elect": "true",
+    }
+    return [C.KUBE_SCHEDULER] + arguments_to_command(args, cfg.cluster["scheduler"].get("extraArgs"), cfg.minor)
+
+
+def _initial_cluster_value(initial_cluster) -> str:
+    if isinstance(initial_cluster, str):
+        return initial_cluster
+    parts = []
+    for member in initial_cluster:
+        if isinstance(member, dict):
+            name, url = member.get("name"), member.get("peerURL") or member.get("peer_url")
+        else:
+            name, url = member
+        parts.append(f"{name}={url}")
+    return ",".join(parts)
+
+
+def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
+    """The etcd container command (kubeadm getEtcdCommand).
+
+    initial_cluster: None for a new single-member cluster (`<node>=<peerURL>`), or the full
+    member list for a joining member: "a=https://..,b=https://.." or a list of
+    {"name", "peerURL"} dicts / (name, peerURL) tuples. A joining member gets
+    --initial-cluster-state=existing unless initial_cluster_state says otherwise.
+    """
+    local = cfg.cluster.get("etcd", {}).get("local") or {}
+    localhost = _localhost(cfg)
+    pki = lambda name: _pki(cfg, name)  # noqa: E731
+    args = {
+        "advertise-client-urls": client_url(cfg),
+        "cert-file": pki("etcd/server.crt"),
+        "client-cert-auth": "true",
+        "data-dir": local.get("dataDir") or C.ETCD_DATA_DIR,
+        "initial-advertise-peer-urls": peer_url(cfg),
+        "key-file": pki("etcd/server.key"),
+        "listen-client-urls": netutil.https_url(localhost, C.ETCD_CLIENT_PORT) + "," + client_url(cfg),
+        "listen-metrics-urls": "http://" + netutil.join_host_port(localhost, C.ETCD_METRICS_PORT),
+        "listen-peer-urls": peer_url(cfg),
+        "name": cfg.node_name,
+        "peer-cert-file": pki("etcd/peer.crt"),
+        "peer-client-cert-auth": "true",
+        "peer-key-file": pki("etcd/peer.key"),
+        "peer-trusted-ca-file": pki("etcd/ca.crt"),
+        "snapshot-count": C.ETCD_SNAPSHOT_COUNT,
+        "trusted-ca-file": pki("etcd/ca.crt"),
+    }
+    if etcd_uses_36_flags(cfg):
+        args["feature-gates"] = C.ETCD_INITIAL_CORRUPT_CHECK_GATE + "=true"
+        args["watch-progress-notify-interval"] = C.ETCD_WATCH_PROGRESS_NOTIFY_INTERVAL
+    else:
+        args["experimental-initial-corrupt-check"] = "true"
+        args["experimental-watch-progress-notify-interval"] = C.ETCD_WATCH_PROGRESS_NOTIFY_INTERVAL
+    if initial_cluster:
+        args["initial-cluster"] = _initial_cluster_value(initial_cluster)
+        args["initial-cluster-state"] = initial_cluster_state or "existing"
+    else:
+        args["initial-cluster"] = f"{cfg.node_name}={peer_url(cfg)}"
+        if initial_cluster_state:
+            args["initial-cluster-state"] = initial_cluster_state
+    return [C.ETCD] + arguments_to_command(args, local.get("extraArgs"), cfg.minor)
+
+
+# =============================================================================
+# probes, env, volumes
+# =============================================================================
+def _http_get(host, path, port, scheme) -> dict:
+    action = {"path": path, "port": port, "scheme": scheme}
+    if host:
+        action["host"] = host
+    return action
+
+
+def _probes(cfg, host, port, scheme, live, ready, start) -> tuple:
+    """(container fields, ports) for the component's probes (kubeadm staticpod LivenessProbe & co)."""
+    named = cfg.minor >= 34
+    target = C.PROBE_PORT_NAME if named else port
+    fields = {}
+    if live:
+        fields["livenessProbe"] = {"failureThreshold": 8, "httpGet": _http_get(host, live, target, scheme),
+                                   "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 15}
+    if ready:
+        fields["readinessProbe"] = {"failureThreshold": 3, "httpGet": _http_get(host, ready, target, scheme),
+                                    "periodSeconds": 1, "timeoutSeconds": 15}
+    if start:
+        period = 10
+        fields["startupProbe"] = {
+            "failureThreshold": int(math.ceil(_health_check_timeout(cfg) / period)),
+            "httpGet": _http_get(host, start, target, scheme),
+            "initialDelaySeconds": 10, "periodSeconds": period, "timeoutSeconds": 15}
+    if named:
+        fields["ports"] = [{"containerPort": port, "name": C.PROBE_PORT_NAME, "protocol": "TCP"}]
+    return fields
+
+
+def proxy_env(environ=None) -> list:
+    """Host variables ending in _proxy (any case) with a value (kubeadm GetProxyEnvVars)."""
+    environ = os.environ if environ is None else environ
+    return [{"name": k, "value": v} for k, v in environ.items() if k.lower().endswith("_proxy") and v]
+
+
+def merge_env(*lists) -> list:
+    """Later entries win by name; result sorted by name (kubeadm MergeKubeadmEnvVars, 1.32+)."""
+    merged = {}
+    for entries in lists:
+        for entry in entries or []:
+            if not isinstance(entry, dict) or not entry.get("name"):
+                raise InvalidValue("extraEnvs", entry, "a list of {name: ..., value: ...} entries")
+            merged[entry["name"]] = dict(entry)
+    return [merged[name] for name in sorted(merged)]
+
+
+def _volume_name(path: str) -> str:
+    return path.strip("/").replace("/", "-")
+
+
+class _Mounts:
+    """name -> (volume, mount); a later entry with the same name replaces the earlier one."""
+
+    def __init__(self):
+        self.items = {}
+
+    def add(self, name, host_path, mount_path, read_only, path_type):
+        volume = {"hostPath": {"path": host_path}, "name": name}
+        if path_type is not None:
+            volume["hostPath"]["type"] = path_type
+        mount = {"mountPath": mount_path, "name": name}
+        if read_only:
+            mount["readOnly"] = True
+        self.items[name] = (volume, mount)
+
+    def volumes(self) -> list:
+        return [self.items[n][0] for n in sorted(self.items)]
+
+    def mounts(self) -> list:
+        return [self.items[n][1] for n in sorted(self.items)]
+
+
+def _extra_ca_dirs(fs) -> list:
+    return [path for path in C.EXTRA_CA_DIRS if fs.exists(path)]
+
+
+def _etcd_cert_dirs(cfg) -> list:
+    """Directories of external etcd CA/cert/key not already mounted (kubeadm getEtcdCertVolumes)."""
+    external = cfg.cluster.get("etcd", {}).get("external") or {}
+    skip = (C.CA_CERTS_DIR, cfg.cert_dir) + C.EXTRA_CA_DIRS
+    dirs = set()
+    for path in (external.get("caFile"), external.get("certFile"), external.get("keyFile")):
+        if not path:
+            continue
+        directory = os.path.dirname(path) or "."
+        if directory == "." or any(directory.startswith(prefix) for prefix in skip):
+            continue
+        exists = False
+        for known in sorted(dirs):
+            if known.startswith(directory):
+                dirs.discard(known)
+            elif directory.startswith(known):
+                exists = True
+        if not exists:
+            dirs.add(directory)
+    return sorted(dirs)
+
+
+def _control_plane_mounts(component: str, cfg, fs) -> _Mounts:
+    mounts = _Mounts()
+    if component in (C.KUBE_APISERVER, C.KUBE_CONTROLLER_MANAGER):
+        mounts.add("k8s-certs", cfg.cert_dir, cfg.cert_dir, True, _DIR_OR_CREATE)
+        mounts.add("ca-certs", C.CA_CERTS_DIR, C.CA_CERTS_DIR, True, _DIR_OR_CREATE)
+        for path in _extra_ca_dirs(fs):
+            mounts.add(_volume_name(path), path, path, True, _DIR_OR_CREATE)
+    if component == C.KUBE_APISERVER and not cfg.local_etcd:
+        for index, directory in enumerate(_etcd_cert_dirs(cfg)):
+            mounts.add(f"etcd-certs-{index}", directory, directory, True, _DIR_OR_CREATE)
+    if component == C.KUBE_CONTROLLER_MANAGER:
+        conf = _kubeconfig(C.CONTROLLER_MANAGER_CONF)
+        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
+        if cfg.minor <= 35:
+            flex = arg_value(cfg.cluster["controllerManager"].get("extraArgs"),
+                             "flex-volume-plugin-dir") or C.FLEXVOLUME_DIR
+            mounts.add("flexvolume-dir", flex, flex, False, _DIR_OR_CREATE)
+    if component == C.KUBE_SCHEDULER:
+        conf = _kubeconfig(C.SCHEDULER_CONF)
+        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
+    for extra in _section(cfg, component).get("extraVolumes") or []:
+        if not isinstance(extra, dict) or not extra.get("name") or not extra.get("hostPath") \
+                or not extra.get("mountPath"):
+            raise InvalidValue("extraVolumes", extra, "entries with name, hostPath and mountPath")
+        mounts.add(extra["name"], extra["hostPath"], extra["mountPath"], bool(extra.get("readOnly")),
+                   extra.get("pathType", ""))
+    return mounts
+
+
+def _section(cfg, component: str) -> dict:
+    key = {C.KUBE_APISERVER: "apiServer", C.KUBE_CONTROLLER_MANAGER: "controllerManager",
+           C.KUBE_SCHEDULER: "scheduler"}[component]
+    return cfg.cluster.get(key) or {}
+
+
+# =============================================================================
+# Pods
+# =============================================================================
+def _pod(component: str, container: dict, volumes: list, annotations=None) -> dict:
+    metadata = {"creationTimestamp": None, "labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
+                "name": component, "namespace": C.KUBE_SYSTEM}
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "containers": [container],
+            "hostNetwork": True,
+            "priority": C.STATIC_POD_PRIORITY,
+            "priorityClassName": C.STATIC_POD_PRIORITY_CLASS,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": volumes,
+        },
+        "status": {},
+    }
+
+
+def static_pod(component: str, cfg, fs, environ=None) -> dict:
+    """The Pod object kubeadm writes for `component` (one of COMPONENTS)."""
+    images = versions.images(cfg)
+    if component == C.ETCD:
+        return _etcd_pod(cfg, images)
+    if component not in C.CONTROL_PLANE_COMPONENTS:
+        raise InvalidValue("component", component, "one of " + ", ".join(COMPONENTS))
+    section = _section(cfg, component)
+    annotations = None
+    if component == C.KUBE_APISERVER:
+        command = apiserver_command(cfg)
+        host = _probe_address(cfg.advertise_address) if cfg.advertise_address else "127.0.0.1"
+        probes = _probes(cfg, host, cfg.bind_port, "HTTPS", "/livez", "/readyz", "/livez")
+        annotations = {C.APISERVER_ENDPOINT_ANNOTATION: netutil.join_host_port(cfg.advertise_address, cfg.bind_port)}
+    elif component == C.KUBE_CONTROLLER_MANAGER:
+        command = controller_manager_command(cfg, fs)
+        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = _probes(cfg, host, C.CONTROLLER_MANAGER_PORT, "HTTPS", "/healthz", None, "/healthz")
+    else:
+        command = scheduler_command(cfg)
+        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = _probes(cfg, host, C.SCHEDULER_PORT, "HTTPS", "/livez", "/readyz", "/livez")
+    mounts = _control_plane_mounts(component, cfg, fs)
+    container = {
+        "command": command,
+        "image": images[component],
+        "imagePullPolicy": "IfNotPresent",
+        "name": component,
+        "resources": {"requests": {"cpu": _CPU_REQUEST[component]}},
+        "volumeMounts": mounts.mounts(),
+    }
+    container.update(probes)
+    env = merge_env(proxy_env(environ), section.get("extraEnvs"))
+    if env:
+        container["env"] = env
+    return _pod(component, container, mounts.volumes(), annotations)
+
+
+def _etcd_probe_endpoint(cfg) -> tuple:
+    """(host, port, scheme) from the first listen-metrics-urls extraArg (kubeadm GetEtcdProbeEndpoint)."""
+    localhost = _localhost(cfg)
+    local = cfg.cluster.get("etcd", {}).get("local") or {}
+    value = arg_value(local.get("extraArgs"), "listen-metrics-urls")
+    if value is None:
+        return localhost, C.ETCD_METRICS_PORT, "HTTP"
+    first = value.split(",")[0].strip()
+    scheme = "HTTPS" if first.startswith("https://") else "HTTP"
+    rest = first.split("://", 1)[-1].split("/", 1)[0]
+    try:
+        host, port = netutil.split_host_port(rest, C.ETCD_METRICS_PORT)
+    except InvalidValue:
+        return localhost, C.ETCD_METRICS_PORT, "HTTP"
+    return host or localhost, port, scheme
+
+
+def _etcd_pod(cfg, images) -> dict:
+    if not cfg.local_etcd:
+        raise InvalidValue("etcd", "external", "no local etcd manifest is written for an external etcd")
+    local = cfg.cluster["etcd"].get("local") or {}
+    data_dir = local.get("dataDir") or C.ETCD_DATA_DIR
+    certs_dir = _pki(cfg, "etcd")
+    host, port, scheme = _etcd_probe_endpoint(cfg)
+    container = {
+        "command": etcd_command(cfg),
+        "image": images[C.ETCD],
+        "imagePullPolicy": "IfNotPresent",
+        "name": C.ETCD,
+        "resources": {"requests": {"cpu": _CPU_REQUEST[C.ETCD], "memory": _ETCD_MEMORY_REQUEST}},
+        # kubeadm lists these two in this fixed order (not sorted)
+        "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
+                         {"mountPath": certs_dir, "name": "etcd-certs"}],
+    }
+    container.update(_probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
+    env = merge_env(local.get("extraEnvs"))
+    if env:
+        container["env"] = env
+    volumes = [{"hostPath": {"path": certs_dir, "type": _DIR_OR_CREATE}, "name": "etcd-certs"},
+               {"hostPath": {"path": data_dir, "type": _DIR_OR_CREATE}, "name": "etcd-data"}]
+    return _pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)})
+
+
+def render_static_pod(component: str, cfg, fs, environ=None) -> str:
+    """YAML of the static Pod manifest for component (kube-apiserver, ..., etcd).
+
+    environ: the environment whose *_proxy variables go into the control-plane
+    containers (default os.environ, as kubeadm reads its own environment).
+    """
+    return to_yaml(static_pod(component, cfg, fs, environ))
+
+
+def manifest_path(component: str) -> str:
+    return f"{C.MANIFESTS_DIR}/{component}.yaml"
+
+
+def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
+    """Write the static Pod manifests (dir 0700, files 0600) when their content differs.
+
+    only: subset of {"apiserver", "controller-manager", "scheduler", "etcd"}
+    (kubeadm's `control-plane/<name>` and `etcd/local` phases); None = all four.
+    The etcd manifest is skipped for an external etcd.
+    Returns [{"name", "path", "changed"}].
+    """
+    wanted = list(PHASE_COMPONENTS) if only is None else list(only)
+    for name in wanted:
+        if name not in PHASE_COMPONENTS:
+            raise InvalidValue("only", name, "one of " + ", ".join(PHASE_COMPONENTS))
+    results = []
+    components = [PHASE_COMPONENTS[name] for name in PHASE_COMPONENTS if name in wanted]
+    if not cfg.local_etcd and C.ETCD in components:
+        components.remove(C.ETCD)
+    if not components:
+        return results
+    writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
+    for component in components:
+        path = manifest_path(component)
+        content = render_static_pod(component, cfg, fs, environ)
+        changed = writer.write(path, content, C.MODE_MANIFEST)
+        results.append({"name": component, "path": path, "changed": changed})
+    return results
