@@ -1,0 +1,613 @@
+"""pki.py: kubeadm's certificate tree, checked with openssl, etcd and etcdctl (not our readers)."""
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
+
+PKI = C.PKI_DIR
+LEAVES = {  # base: (CA base, CN (None = node name), O, EKU text)
+    "apiserver": ("ca", "kube-apiserver", [], ["TLS Web Server Authentication"]),
+    "apiserver-kubelet-client": ("ca", "kube-apiserver-kubelet-client", ["kubeadm:cluster-admins"],
+                                 ["TLS Web Client Authentication"]),
+    "front-proxy-client": ("front-proxy-ca", "front-proxy-client", [], ["TLS Web Client Authentication"]),
+    "etcd/server": ("etcd/ca", None, [], ["TLS Web Server Authentication", "TLS Web Client Authentication"]),
+    "etcd/peer": ("etcd/ca", None, [], ["TLS Web Server Authentication", "TLS Web Client Authentication"]),
+    "etcd/healthcheck-client": ("etcd/ca", "kube-etcd-healthcheck-client", [], ["TLS Web Client Authentication"]),
+    "apiserver-etcd-client": ("etcd/ca", "kube-apiserver-etcd-client", [], ["TLS Web Client Authentication"]),
+}
+CAS = {"ca": "kubernetes", "front-proxy-ca": "front-proxy-ca", "etcd/ca": "etcd-ca"}
+ALL_FILES = sorted([f"{b}.crt" for b in list(LEAVES) + list(CAS)] + [f"{b}.key" for b in list(LEAVES) + list(CAS)]
+                   + ["sa.key", "sa.pub"])
+
+PIN1 = "sha256:345959acb2c3b2feb87d281961c893f62a314207ef02599f1cc4a5fb255480b3"
+PIN2 = "sha256:d1ef16989563fe7775f81a7dc55ce16a467ca9baedae2d081cb0a068b6a81971"
+CERT1 = """-----BEGIN CERTIFICATE-----
+MIIDRDCCAiygAwIBAgIJAJgVaCXvC6HkMA0GCSqGSIb3DQEBBQUAMB8xHTAbBgNV
+BAMTFGt1YmVhZG0ta2V5cGlucy10ZXN0MCAXDTE3MDcwNTE3NDMxMFoYDzIxMTcw
+NjExMTc0MzEwWjAfMR0wGwYDVQQDExRrdWJlYWRtLWtleXBpbnMtdGVzdDCCASIw
+DQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAK0ba8mHU9UtYlzM1Own2Fk/XGjR
+J4uJQvSeGLtz1hID1IA0dLwruvgLCPadXEOw/f/IWIWcmT+ZmvIHZKa/woq2iHi5
++HLhXs7aG4tjKGLYhag1hLjBI7icqV7ovkjdGAt9pWkxEzhIYClFMXDjKpMSynu+
+YX6nZ9tic1cOkHmx2yiZdMkuriRQnpTOa7bb03OC1VfGl7gHlOAIYaj4539WCOr8
++ACTUMJUFEHcRZ2o8a/v6F9GMK+7SC8SJUI+GuroXqlMAdhEv4lX5Co52enYaClN
++D9FJLRpBv2YfiCQdJRaiTvCBSxEFz6BN+PtP5l2Hs703ZWEkOqCByM6HV8CAwEA
+AaOBgDB+MB0GA1UdDgQWBBRQgUX8MhK2rWBWQiPHWcKzoWDH5DBPBgNVHSMESDBG
+gBRQgUX8MhK2rWBWQiPHWcKzoWDH5KEjpCEwHzEdMBsGA1UEAxMUa3ViZWFkbS1r
+ZXlwaW5zLXRlc3SCCQCYFWgl7wuh5DAMBgNVHRMEBTADAQH/MA0GCSqGSIb3DQEB
+BQUAA4IBAQCaAUif7Pfx3X0F08cxhx8/Hdx4jcJw6MCq6iq6rsXM32ge43t8OHKC
+pJW08dk58a3O1YQSMMvD6GJDAiAfXzfwcwY6j258b1ZlI9Ag0VokvhMl/XfdCsdh
+AWImnL1t4hvU5jLaImUUMlYxMcSfHBGAm7WJIZ2LdEfg6YWfZh+WGbg1W7uxLxk6
+y4h5rWdNnzBHWAGf7zJ0oEDV6W6RSwNXtC0JNnLaeIUm/6xdSddJlQPwUv8YH4jX
+c1vuFqTnJBPcb7W//R/GI2Paicm1cmns9NLnPR35exHxFTy+D1yxmGokpoPMdife
+aH+sfuxT8xeTPb3kjzF9eJTlnEquUDLM
+-----END CERTIFICATE-----
+"""
+CERT2 = """-----BEGIN CERTIFICATE-----
+MIID9jCCAt6gAwIBAgIJAN5MXZDic7qYMA0GCSqGSIb3DQEBBQUAMFkxCzAJBgNV
+BAYTAkFVMRMwEQYDVQQIEwpTb21lLVN0YXRlMSEwHwYDVQQKExhJbnRlcm5ldCBX
+aWRnaXRzIFB0eSBMdGQxEjAQBgNVBAMTCXRlc3RDZXJ0MjAgFw0xNzA3MjQxNjA0
+MDFaGA8yMTE3MDYzMDE2MDQwMVowWTELMAkGA1UEBhMCQVUxEzARBgNVBAgTClNv
+bWUtU3RhdGUxITAfBgNVBAoTGEludGVybmV0IFdpZGdpdHMgUHR5IEx0ZDESMBAG
+A1UEAxMJdGVzdENlcnQyMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA
+0brwpJYN2ytPWzRBtZSVc3dhkQlA59AzxzqeLLkano0Pxo9NIc3T/y58nnRI8uaS
+I1P7BzUfJTiUEvmAtX8NggqKK4ld/gPrU+IRww1CUYS4KCkA/0d0ctPy0JwBCjD+
+b57G3rmNE8c+0jns6J96ZzNtqmv6N+ZlFBAXm1p4S+k0kGi5+hoQ6H7SYXjk2lG+
+r/8jPQEjy/NSdw1dcCA0Nc6o+hPr32927dS6J9KOhBeXNYUNdbuDDmroM9/gN2e/
+YMSA1olLeDPQ7Xvhk0PIyEDnHh83AffPCx5yM3htVRGddjIsPAVUJEL3z5leJtxe
+fzyPghOhHJY0PXqznDQTcwIDAQABo4G+MIG7MB0GA1UdDgQWBBRP0IJqv/5rQ4Uf
+SByl77dJeEapRDCBiwYDVR0jBIGDMIGAgBRP0IJqv/5rQ4UfSByl77dJeEapRKFd
+pFswWTELMAkGA1UEBhMCQVUxEzARBgNVBAgTClNvbWUtU3RhdGUxITAfBgNVBAoT
+GEludGVybmV0IFdpZGdpdHMgUHR5IEx0ZDESMBAGA1UEAxMJdGVzdENlcnQyggkA
+3kxdkOJzupgwDAYDVR0TBAUwAwEB/zANBgkqhkiG9w0BAQUFAAOCAQEA0RIMHc10
+wHHPMh9UflqBgDMF7gfbOL0juJfGloAOcohWWfMZBBJ0CQKMy3xRyoK3HmbW1eeb
+iATjesw7t4VEAwf7mgKAd+eTfWYB952uq5qYJ2TI28mSofEq1Wz3RmrNkC1KCBs1
+u+YMFGwyl6necV9zKCeiju4jeovI1GA38TvH7MgYln6vMJ+FbgOXj7XCpek7dQiY
+KGaeSSH218mGNQaWRQw2Sm3W6cFdANoCJUph4w18s7gjtFpfV63s80hXRps+vEyv
+jEQMEQpG8Ss7HGJLGLBw/xAmG0e//XS/o2dDonbGbvzToFByz8OGxjMhk6yV6hdd
++iyvsLAw/MYMSA==
+-----END CERTIFICATE-----
+"""
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def run(args, **kw):
+    return subprocess.run(args, capture_output=True, check=True, timeout=60, **kw)
+
+
+def real(rootfs, base_or_file):
+    return os.path.join(rootfs, PKI.lstrip("/"), base_or_file)
+
+
+def x509_text(openssl, path) -> str:
+    return run([openssl, "x509", "-in", path, "-noout", "-text"], text=True).stdout
+
+
+def openssl_verify(openssl, ca, cert) -> subprocess.CompletedProcess:
+    return subprocess.run([openssl, "verify", "-CAfile", ca, cert], capture_output=True, text=True, timeout=60)
+
+
+def openssl_pin(openssl, cert_path, ecdsa=False) -> str:
+    pub = run([openssl, "x509", "-pubkey", "-noout", "-in", cert_path]).stdout
+    conv = [openssl, "pkey", "-pubin", "-outform", "der"] if ecdsa else [openssl, "rsa", "-pubin", "-outform", "der"]
+    der = run(conv, input=pub).stdout
+    digest = run([openssl, "dgst", "-sha256", "-r"], input=der, text=False).stdout.decode().split()[0]
+    return "sha256:" + digest
+
+
+def snapshot(rootfs) -> dict:
+    out = {}
+    base = os.path.join(rootfs, PKI.lstrip("/"))
+    for dirpath, _dirs, names in os.walk(base):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as handle:
+                out[os.path.relpath(path, base)] = (handle.read(), os.stat(path).st_mtime_ns)
+    return out
+
+
+def init(rootfs, cfg=None, check_mode=False, only=None):
+    cfg = cfg or config.sample_init_config()
+    fs = files.HostFS(rootfs)
+    writer = files.Writer(fs, check_mode=check_mode)
+    return pki.ensure_certificates(cfg, fs, writer, only=only), writer
+
+
+def by_name(results) -> dict:
+    return {r["name"]: r for r in results}
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    """One default tree (node cp1, 192.0.2.10, controlPlaneEndpoint + extra SANs) for read-only checks."""
+    rootfs = str(tmp_path_factory.mktemp("tree"))
+    cfg = config.sample_init_config(paths={
+        "cluster.controlPlaneEndpoint": "lb.example.com:7443",
+        "cluster.apiServer.certSANs": ["10.0.0.5", "api.example.com", "*.wild.example.com", "Bad_Name!", "10.0.0.5"],
+        "cluster.etcd.local.serverCertSANs": ["etcd.example.com"],
+        "cluster.etcd.local.peerCertSANs": ["10.1.1.1"],
+    })
+    started = datetime.datetime.now(datetime.timezone.utc)
+    results, writer = init(rootfs, cfg)
+    return {"rootfs": rootfs, "cfg": cfg, "results": results, "writer": writer, "started": started}
+
+
+# --- pins ------------------------------------------------------------------------------
+
+def test_spki_pin_test_vectors():
+    assert pki.spki_pin(CERT1) == PIN1
+    assert pki.spki_pin(CERT1.encode()) == PIN1
+    assert pki.spki_pin(pki.load_certificate(CERT2)) == PIN2
+
+
+def test_spki_pin_matches_openssl_pipeline(tree, openssl):
+    ca = real(tree["rootfs"], "ca.crt")
+    pin = openssl_pin(openssl, ca)
+    assert pin == pki.spki_pin(open(ca, "rb").read())
+    assert pin == pki.ca_cert_hash(files.HostFS(tree["rootfs"]), tree["cfg"])
+
+
+# --- the default tree --------------------------------------------------------------------
+
+def test_files_modes_and_results(tree):
+    rootfs = tree["rootfs"]
+    assert sorted(snapshot(rootfs)) == ALL_FILES
+    for name in ALL_FILES:
+        mode = os.stat(real(rootfs, name)).st_mode & 0o777
+        assert mode == (0o600 if name.endswith(".key") else 0o644), name
+    results = tree["results"]
+    assert [r["name"] for r in results] == list(pki.PHASES)
+    for r in results:
+        assert r["action"] == "created" and r["changed"] is True
+        assert set(r) >= {"name", "path", "expires", "changed", "action"}
+    assert by_name(results)["apiserver"]["path"] == "/etc/kubernetes/pki/apiserver.crt"
+    assert by_name(results)["etcd-server"]["path"] == "/etc/kubernetes/pki/etcd/server.crt"
+    assert by_name(results)["apiserver"]["warnings"] == [
+        "'Bad_Name!' was not added to the 'apiserver' SAN, because it is not a valid IP or "
+        "RFC-1123 compliant DNS entry"]
+    # no key content ever lands in a diff
+    for diff in tree["writer"].diffs:
+        assert "PRIVATE KEY" not in diff["after"]
+
+
+def test_key_pem_formats(tree, openssl):
+    rootfs = tree["rootfs"]
+    for base in list(LEAVES) + list(CAS) + ["sa"]:
+        text = open(real(rootfs, base + ".key")).read()
+        assert text.startswith("-----BEGIN RSA PRIVATE KEY-----"), base
+    pub = open(real(rootfs, "sa.pub")).read()
+    assert pub.startswith("-----BEGIN PUBLIC KEY-----")
+    derived = run([openssl, "pkey", "-in", real(rootfs, "sa.key"), "-pubout"], text=True).stdout
+    assert derived == pub
+
+
+def test_every_chain_verifies_with_openssl(tree, openssl):
+    rootfs = tree["rootfs"]
+    for base, (ca, *_rest) in LEAVES.items():
+        res = openssl_verify(openssl, real(rootfs, ca + ".crt"), real(rootfs, base + ".crt"))
+        assert res.returncode == 0 and ": OK" in res.stdout, (base, res.stdout, res.stderr)
+    # and not with the wrong CA
+    res = openssl_verify(openssl, real(rootfs, "ca.crt"), real(rootfs, "etcd/server.crt"))
+    assert res.returncode != 0
+    res = openssl_verify(openssl, real(rootfs, "etcd/ca.crt"), real(rootfs, "front-proxy-client.crt"))
+    assert res.returncode != 0
+    for ca in CAS:
+        assert openssl_verify(openssl, real(rootfs, ca + ".crt"), real(rootfs, ca + ".crt")).returncode == 0
+
+
+def test_ca_certificates_per_kubeadm(tree, openssl):
+    for base, cn in CAS.items():
+        text = x509_text(openssl, real(tree["rootfs"], base + ".crt"))
+        assert f"Subject: CN = {cn}\n" in text and f"Issuer: CN = {cn}\n" in text
+        assert "CA:TRUE" in text
+        assert "Digital Signature, Key Encipherment, Certificate Sign" in text
+        assert f"DNS:{cn}\n" in text
+        assert "Subject Key Identifier" in text and "Authority Key Identifier" not in text
+        assert "Extended Key Usage" not in text
+
+
+def _san_line(text: str) -> str:
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if "Subject Alternative Name" in line:
+            return lines[i + 1].strip()
+    return ""
+
+
+def test_leaf_subjects_usages_and_sans(tree, openssl):
+    rootfs = tree["rootfs"]
+    for base, (ca, cn, orgs, ekus) in LEAVES.items():
+        text = x509_text(openssl, real(rootfs, base + ".crt"))
+        subject = ", ".join([f"O = {o}" for o in orgs] + [f"CN = {cn or 'cp1'}"])
+        assert f"Subject: {subject}\n" in text, (base, text)
+        assert f"Issuer: CN = {CAS[ca]}\n" in text
+        assert "CA:FALSE" in text
+        assert "Digital Signature, Key Encipherment\n" in text
+        assert ", ".join(ekus) in text
+        assert "Authority Key Identifier" in text and "Subject Key Identifier" not in text
+    api = _san_line(x509_text(openssl, real(rootfs, "apiserver.crt")))
+    assert api == ("DNS:*.wild.example.com, DNS:api.example.com, DNS:cp1, DNS:kubernetes, DNS:kubernetes.default, "
+                   "DNS:kubernetes.default.svc, DNS:kubernetes.default.svc.cluster.local, DNS:lb.example.com, "
+                   "IP Address:10.96.0.1, IP Address:192.0.2.10, IP Address:10.0.0.5")
+    server = _san_line(x509_text(openssl, real(rootfs, "etcd/server.crt")))
+    assert server == ("DNS:cp1, DNS:etcd.example.com, DNS:localhost, IP Address:192.0.2.10, "
+                      "IP Address:127.0.0.1, IP Address:0:0:0:0:0:0:0:1")
+    peer = _san_line(x509_text(openssl, real(rootfs, "etcd/peer.crt")))
+    assert peer == ("DNS:cp1, DNS:localhost, IP Address:192.0.2.10, IP Address:127.0.0.1, "
+                    "IP Address:0:0:0:0:0:0:0:1, IP Address:10.1.1.1")
+    # names are PrintableString, as Go's encoding/asn1 writes printable strings
+    parsed = run([openssl, "asn1parse", "-in", real(rootfs, "apiserver-kubelet-client.crt")], text=True).stdout
+    assert "PRINTABLESTRING   :kubeadm:cluster-admins" in parsed and "UTF8STRING" not in parsed
+    for base in ("apiserver-kubelet-client", "front-proxy-client", "etcd/healthcheck-client"):
+        assert "Subject Alternative Name" not in x509_text(openssl, real(rootfs, base + ".crt"))
+
+
+def test_validity_and_serial(tree, openssl):
+    started = tree["started"]
+    for base in list(LEAVES) + list(CAS):
+        cert = pki.load_certificate(open(real(tree["rootfs"], base + ".crt"), "rb").read())
+        assert 1 <= cert.serial_number < 2 ** 63 - 1
+        years = 10 if base in CAS else 1
+        expected_after = started + datetime.timedelta(days=365 * years)
+        assert abs((pki.not_after(cert) - expected_after).total_seconds()) < 60, base
+        assert abs((pki.not_before(cert) - (started - datetime.timedelta(minutes=5))).total_seconds()) < 60
+        dates = run([openssl, "x509", "-in", real(tree["rootfs"], base + ".crt"), "-noout", "-enddate"],
+                    text=True).stdout
+        assert str(expected_after.year) in dates
+    res = by_name(tree["results"])
+    cert = pki.load_certificate(open(real(tree["rootfs"], "apiserver.crt"), "rb").read())
+    assert res["apiserver"]["expires"] == pki.not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_custom_validity_periods(rootfs, openssl):
+    cfg = config.sample_init_config(paths={"cluster.certificateValidityPeriod": "48h",
+                                           "cluster.caCertificateValidityPeriod": "720h"})
+    init(rootfs, cfg, only=["ca", "apiserver"])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    leaf = pki.load_certificate(open(real(rootfs, "apiserver.crt"), "rb").read())
+    ca = pki.load_certificate(open(real(rootfs, "ca.crt"), "rb").read())
+    assert abs((pki.not_after(leaf) - now).total_seconds() - 48 * 3600) < 60
+    assert abs((pki.not_after(ca) - now).total_seconds() - 720 * 3600) < 60
+    assert sorted(snapshot(rootfs)) == ["apiserver.crt", "apiserver.key", "ca.crt", "ca.key"]
+
+
+# --- idempotence / check mode -----------------------------------------------------------------
+
+def test_second_run_changes_nothing(rootfs):
+    init(rootfs)
+    before = snapshot(rootfs)
+    results, writer = init(rootfs)
+    assert snapshot(rootfs) == before
+    assert writer.changed_paths == []
+    assert all(r["action"] == "reused" and r["changed"] is False for r in results)
+
+
+def test_check_mode_writes_nothing_but_reports(rootfs):
+    results, writer = init(rootfs, check_mode=True)
+    assert os.listdir(rootfs) == []
+    assert all(r["action"] == "created" and r["changed"] for r in results)
+    assert all(r["expires"] for r in results if r["name"] != "sa")
+    assert "/etc/kubernetes/pki/ca.key" in writer.changed_paths
+    key_diffs = [d for d in writer.diffs if d["after_header"].endswith(".key")]
+    assert key_diffs and all(d["after"] == files.SECRET_PLACEHOLDER for d in key_diffs)
+
+
+def test_check_mode_on_existing_tree_reports_reissue_without_writing(rootfs):
+    init(rootfs)
+    before = snapshot(rootfs)
+    cfg = config.sample_init_config(paths={"cluster.apiServer.certSANs": ["extra.example.com"]})
+    results, _writer = init(rootfs, cfg, check_mode=True)
+    assert snapshot(rootfs) == before
+    assert by_name(results)["apiserver"]["action"] == "reissued"
+
+
+def test_mode_drift_is_fixed(rootfs):
+    init(rootfs)
+    os.chmod(real(rootfs, "apiserver.key"), 0o644)
+    results, writer = init(rootfs)
+    assert os.stat(real(rootfs, "apiserver.key")).st_mode & 0o777 == 0o600
+    assert writer.changed_paths == ["/etc/kubernetes/pki/apiserver.key"]
+    assert by_name(results)["apiserver"]["action"] == "reused"
+
+
+# --- re-issue rules ----------------------------------------------------------------------------
+
+def test_san_change_reissues_only_apiserver_with_its_key(rootfs, openssl):
+    init(rootfs)
+    before = snapshot(rootfs)
+    cfg = config.sample_init_config(paths={"cluster.apiServer.certSANs": ["new.example.com", "10.9.9.9"]})
+    results, writer = init(rootfs, cfg)
+    after = snapshot(rootfs)
+    changed = sorted(k for k in after if after[k] != before[k])
+    assert changed == ["apiserver.crt"]
+    res = by_name(results)
+    assert res["apiserver"]["action"] == "reissued"
+    assert res["apiserver"]["reason"].startswith("SANs differ: missing 10.9.9.9, new.example.com")
+    assert [r["name"] for r in results if r["changed"]] == ["apiserver"]
+    assert writer.changed_paths == ["/etc/kubernetes/pki/apiserver.crt"]
+    text = x509_text(openssl, real(rootfs, "apiserver.crt"))
+    assert "DNS:new.example.com" in text and "IP Address:10.9.9.9" in text
+    assert openssl_verify(openssl, real(rootfs, "ca.crt"), real(rootfs, "apiserver.crt")).returncode == 0
+    # removing the SAN again re-issues again (declarative)
+    results, _ = init(rootfs)
+    assert by_name(results)["apiserver"]["reason"] == "SANs differ: not wanted 10.9.9.9, new.example.com"
+
+
+def test_advertise_address_change_reissues_apiserver_and_etcd_serving_certs(rootfs):
+    init(rootfs)
+    before = snapshot(rootfs)
+    results, _ = init(rootfs, config.sample_init_config(advertise_address="192.0.2.99"))
+    after = snapshot(rootfs)
+    assert sorted(k for k in after if after[k] != before[k]) == ["apiserver.crt", "etcd/peer.crt", "etcd/server.crt"]
+    assert sorted(r["name"] for r in results if r["action"] == "reissued") == ["apiserver", "etcd-peer", "etcd-server"]
+
+
+def test_expired_leaf_is_reissued(rootfs, openssl):
+    init(rootfs)
+    key = pki.load_private_key(open(real(rootfs, "front-proxy-client.key"), "rb").read())
+    fp_ca_cert = pki.load_certificate(open(real(rootfs, "front-proxy-ca.crt"), "rb").read())
+    fp_key = pki.load_private_key(open(real(rootfs, "front-proxy-ca.key"), "rb").read())
+    old = pki.issue_certificate(fp_ca_cert, fp_key, key, "front-proxy-client", usages=("client",), validity_seconds=3600,
+                                now=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2))
+    with open(real(rootfs, "front-proxy-client.crt"), "wb") as handle:
+        handle.write(pki.cert_to_pem(old))
+    fp_ca, fp_client = real(rootfs, "front-proxy-ca.crt"), real(rootfs, "front-proxy-client.crt")
+    assert openssl_verify(openssl, fp_ca, fp_client).returncode != 0
+    results, _ = init(rootfs)
+    res = by_name(results)["front-proxy-client"]
+    assert res["action"] == "reissued" and res["reason"].startswith("it expired on")
+    assert openssl_verify(openssl, fp_ca, fp_client).returncode == 0
+
+
+def test_leaf_with_wrong_cn_or_foreign_ca_is_reissued(rootfs):
+    init(rootfs)
+    other_key = pki.generate_key("ECDSA-P256")
+    other_ca = pki.new_ca("someone-else", other_key)
+    leaf_key = pki.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read())
+    foreign = pki.issue_certificate(other_ca, other_key, leaf_key, "kube-apiserver-kubelet-client",
+                                    ["kubeadm:cluster-admins"])
+    with open(real(rootfs, "apiserver-kubelet-client.crt"), "wb") as handle:
+        handle.write(pki.cert_to_pem(foreign))
+    results, _ = init(rootfs)
+    assert by_name(results)["apiserver-kubelet-client"]["reason"] == "it is not signed by the CA 'kubernetes'"
+    # and the key was kept
+    assert pki.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read()).private_numbers() \
+        == leaf_key.private_numbers()
+
+
+def test_needs_regeneration_reasons():
+    ca_key = pki.generate_key("ECDSA-P256")
+    ca = pki.new_ca("kubernetes", ca_key)
+    key = pki.generate_key("ECDSA-P256")
+    cert = pki.issue_certificate(ca, ca_key, key, "x", ["g"], ("client",), dns=["a"], ips=["10.0.0.1"])
+    want = {"cn": "x", "organizations": ["g"], "usages": ["client"], "dns": ["a"], "ips": ["10.0.0.1"]}
+    assert pki.needs_regeneration(cert, key, ca, want) is None
+    assert pki.needs_regeneration(cert, None, ca, want) == "its private key is missing"
+    assert "does not match" in pki.needs_regeneration(cert, pki.generate_key("ECDSA-P256"), ca, want)
+    assert "CN is 'x'" in pki.needs_regeneration(cert, key, ca, dict(want, cn="y"))
+    assert "organizations" in pki.needs_regeneration(cert, key, ca, dict(want, organizations=[]))
+    assert "extended key usages" in pki.needs_regeneration(cert, key, ca, dict(want, usages=["server"]))
+    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=["a", "b"])) == "SANs differ: missing b"
+    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=[]), exact_sans=False) is None
+    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=None)) is None
+
+
+# --- CA rules / external CA -----------------------------------------------------------------------
+
+def test_existing_ca_is_never_regenerated_and_signs_new_leaves(rootfs, openssl):
+    init(rootfs, only=["ca"])
+    ca_before = open(real(rootfs, "ca.crt"), "rb").read(), open(real(rootfs, "ca.key"), "rb").read()
+    results, _ = init(rootfs)
+    assert by_name(results)["ca"]["action"] == "reused" and not by_name(results)["ca"]["changed"]
+    assert (open(real(rootfs, "ca.crt"), "rb").read(), open(real(rootfs, "ca.key"), "rb").read()) == ca_before
+    assert openssl_verify(openssl, real(rootfs, "ca.crt"), real(rootfs, "apiserver.crt")).returncode == 0
+
+
+def test_ca_cert_and_key_mismatch_is_a_clear_error(rootfs):
+    init(rootfs)
+    with open(real(rootfs, "ca.key"), "wb") as handle:
+        handle.write(pki.key_to_pem(pki.generate_key("ECDSA-P256")))
+    with pytest.raises(PKIError, match=r"ca\.crt and key .*ca\.key do not match"):
+        init(rootfs)
+
+
+def test_ca_key_without_cert_is_an_error(rootfs):
+    init(rootfs, only=["front-proxy-ca"])
+    os.unlink(real(rootfs, "front-proxy-ca.crt"))
+    with pytest.raises(PKIError, match="front-proxy-ca.key exists but .*front-proxy-ca.crt does not"):
+        init(rootfs)
+
+
+def test_only_leaf_without_ca_is_an_error(rootfs):
+    with pytest.raises(PKIError, match=r"ca\.crt does not exist: the certs/ca phase must run before certs/apiserver"):
+        init(rootfs, only=["apiserver"])
+    with pytest.raises(InvalidValue):
+        init(rootfs, only=["apiserverx"])
+
+
+def test_external_ca_mode_reuses_and_refuses_missing(rootfs, openssl):
+    init(rootfs)
+    os.unlink(real(rootfs, "ca.key"))
+    before = snapshot(rootfs)
+    results, writer = init(rootfs)
+    assert snapshot(rootfs) == before and writer.changed_paths == []
+    res = by_name(results)
+    assert res["ca"]["action"] == "external" and res["apiserver"]["action"] == "external"
+    assert res["front-proxy-client"]["action"] == "reused"  # its CA key is still there
+    # a missing leaf under the external CA cannot be created
+    os.unlink(real(rootfs, "apiserver.crt"))
+    os.unlink(real(rootfs, "apiserver-kubelet-client.key"))
+    with pytest.raises(PKIError) as err:
+        init(rootfs)
+    message = str(err.value)
+    assert "external CA mode" in message and "/etc/kubernetes/pki/ca.key" in message
+    assert "/etc/kubernetes/pki/apiserver.crt" in message
+    assert "/etc/kubernetes/pki/apiserver-kubelet-client.crt" in message
+    assert "etcd" not in message
+    # nothing was written by the failed run
+    after = snapshot(rootfs)
+    assert set(after) == set(before) - {"apiserver.crt", "apiserver-kubelet-client.key"}
+
+
+def test_external_ca_mode_accepts_extra_sans_but_not_missing_ones(rootfs):
+    init(rootfs, config.sample_init_config(paths={"cluster.apiServer.certSANs": ["extra.example.com"]}))
+    os.unlink(real(rootfs, "ca.key"))
+    results, _ = init(rootfs)  # extra SAN present: fine for an external CA
+    assert by_name(results)["apiserver"]["action"] == "external"
+    with pytest.raises(PKIError, match="apiserver.crt .*SANs differ: missing more.example.com"):
+        init(rootfs, config.sample_init_config(paths={"cluster.apiServer.certSANs": ["more.example.com"]}))
+
+
+def test_external_etcd_limits_the_set(rootfs):
+    cfg = config.sample_init_config()
+    cfg.cluster["etcd"] = {"external": {"endpoints": ["https://10.0.0.1:2379"], "caFile": "", "certFile": "",
+                                        "keyFile": ""}}
+    results, _ = init(rootfs, cfg)
+    assert [r["name"] for r in results] == ["ca", "apiserver", "apiserver-kubelet-client", "front-proxy-ca",
+                                            "front-proxy-client", "sa"]
+    assert not os.path.exists(real(rootfs, "etcd"))
+
+
+def test_ipv6_and_ip_control_plane_endpoint_sans(rootfs, openssl):
+    cfg = config.sample_init_config(advertise_address="fd00::10", paths={
+        "cluster.networking.serviceSubnet": "fd00:10:96::/112",
+        "cluster.controlPlaneEndpoint": "[fd00::1]:6443"})
+    init(rootfs, cfg, only=["ca", "apiserver"])
+    san = _san_line(x509_text(openssl, real(rootfs, "apiserver.crt")))
+    assert san.endswith("IP Address:FD00:10:96:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:0:10, "
+                        "IP Address:FD00:0:0:0:0:0:0:1")
+
+
+# --- algorithms ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("algorithm,header,text", [
+    ("RSA-2048", "RSA PRIVATE KEY", "Public-Key: (2048 bit)"),
+    ("RSA-3072", "RSA PRIVATE KEY", "Public-Key: (3072 bit)"),
+    ("RSA-4096", "RSA PRIVATE KEY", "Public-Key: (4096 bit)"),
+    ("ECDSA-P256", "EC PRIVATE KEY", "NIST CURVE: P-256"),
+    ("ECDSA-P384", "EC PRIVATE KEY", "NIST CURVE: P-384"),
+])
+def test_every_algorithm(rootfs, openssl, algorithm, header, text):
+    cfg = config.sample_init_config(paths={"cluster.encryptionAlgorithm": algorithm})
+    init(rootfs, cfg)
+    for base, (ca, *_rest) in LEAVES.items():
+        assert openssl_verify(openssl, real(rootfs, ca + ".crt"), real(rootfs, base + ".crt")).returncode == 0, base
+        assert open(real(rootfs, base + ".key")).read().startswith(f"-----BEGIN {header}-----")
+        assert text in x509_text(openssl, real(rootfs, base + ".crt"))
+    assert open(real(rootfs, "sa.key")).read().startswith(f"-----BEGIN {header}-----")
+    if algorithm.startswith("ECDSA"):
+        sig = "ecdsa-with-SHA384" if algorithm == "ECDSA-P384" else "ecdsa-with-SHA256"
+        assert f"Signature Algorithm: {sig}" in x509_text(openssl, real(rootfs, "apiserver.crt"))
+        pin = openssl_pin(openssl, real(rootfs, "ca.crt"), ecdsa=True)
+    else:
+        pin = openssl_pin(openssl, real(rootfs, "ca.crt"))
+    assert pin == pki.ca_cert_hash(files.HostFS(rootfs), cfg)
+
+
+def test_unknown_algorithm_is_rejected(rootfs):
+    with pytest.raises(InvalidValue, match="encryptionAlgorithm"):
+        init(rootfs, config.sample_init_config(paths={"cluster.encryptionAlgorithm": "DSA-1024"}))
+
+
+# --- real etcd -------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _etcdctl(etcdctl, endpoint, cacert, cert, key):
+    env = dict(os.environ, ETCDCTL_API="3")
+    return subprocess.run([etcdctl, "--endpoints", endpoint, "--cacert", cacert, "--cert", cert, "--key", key,
+                           "--dial-timeout", "2s", "--command-timeout", "3s", "endpoint", "health"],
+                          capture_output=True, text=True, env=env, timeout=30)
+
+
+def test_real_etcd_accepts_our_certs_and_refuses_a_foreign_client(tmp_path):
+    etcd, etcdctl = shutil.which("etcd") or "/usr/bin/etcd", shutil.which("etcdctl") or "/usr/bin/etcdctl"
+    if not (os.access(etcd, os.X_OK) and os.access(etcdctl, os.X_OK)):
+        pytest.fail("etcd/etcdctl are required test tools")
+    rootfs = str(tmp_path / "root")
+    os.mkdir(rootfs)
+    cfg = config.sample_init_config(advertise_address="127.0.0.1", node_name="cp1")
+    init(rootfs, cfg)
+    d = os.path.join(rootfs, PKI.lstrip("/"), "etcd")
+    client_port, peer_port = _free_port(), _free_port()
+    client_url, peer_url = f"https://127.0.0.1:{client_port}", f"https://127.0.0.1:{peer_port}"
+    args = [etcd, "--name", "cp1", "--data-dir", str(tmp_path / "data"),
+            "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+            "--listen-peer-urls", peer_url, "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"cp1={peer_url}",
+            "--cert-file", f"{d}/server.crt", "--key-file", f"{d}/server.key",
+            "--client-cert-auth", "--trusted-ca-file", f"{d}/ca.crt",
+            "--peer-cert-file", f"{d}/peer.crt", "--peer-key-file", f"{d}/peer.key",
+            "--peer-client-cert-auth", "--peer-trusted-ca-file", f"{d}/ca.crt",
+            "--listen-metrics-urls", f"http://127.0.0.1:{_free_port()}"]
+    log = open(tmp_path / "etcd.log", "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        healthy = None
+        while time.monotonic() < deadline:
+            healthy = _etcdctl(etcdctl, client_url, f"{d}/ca.crt", f"{d}/healthcheck-client.crt",
+                               f"{d}/healthcheck-client.key")
+            if healthy.returncode == 0:
+                break
+            assert proc.poll() is None, open(tmp_path / "etcd.log").read()
+            time.sleep(0.3)
+        assert healthy is not None and healthy.returncode == 0, (healthy.stdout, healthy.stderr)
+        assert "is healthy" in healthy.stdout + healthy.stderr
+        # the apiserver's etcd client cert works too
+        ok = _etcdctl(etcdctl, client_url, f"{d}/ca.crt", real(rootfs, "apiserver-etcd-client.crt"),
+                      real(rootfs, "apiserver-etcd-client.key"))
+        assert ok.returncode == 0, ok.stderr
+        # a client certificate from another CA (the cluster CA) is refused
+        refused = _etcdctl(etcdctl, client_url, f"{d}/ca.crt", real(rootfs, "apiserver-kubelet-client.crt"),
+                           real(rootfs, "apiserver-kubelet-client.key"))
+        assert refused.returncode != 0
+        assert "is unhealthy" in refused.stdout + refused.stderr
+        log.flush()
+        server_log = open(tmp_path / "etcd.log", encoding="utf-8", errors="replace").read()
+        assert "certificate signed by unknown authority" in server_log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+# --- performance ---------------------------------------------------------------------------------
+
+def test_local_pki_costs_at_most_1_3x_the_bare_key_generations(tmp_path):
+    """Whole certs + kubeconfig phases vs generating the same 16 RSA keys one by one."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeconfig
+    bare = full = 0.0
+    for i in range(3):
+        start = time.perf_counter()
+        for _ in range(16):
+            pki.generate_key("RSA-2048")
+        bare += time.perf_counter() - start
+        rootfs = tmp_path / f"r{i}"
+        rootfs.mkdir()
+        cfg = config.sample_init_config()
+        fs = files.HostFS(str(rootfs))
+        writer = files.Writer(fs)
+        start = time.perf_counter()
+        pki.ensure_certificates(cfg, fs, writer)
+        kubeconfig.ensure_kubeconfigs(cfg, fs, writer)
+        full += time.perf_counter() - start
+    assert full <= 1.3 * bare, f"certs+kubeconfigs {full:.2f}s vs bare key generation {bare:.2f}s"
