@@ -12,7 +12,9 @@ options:
     description:
       - Prefix for every host path the module reads or writes (C(/etc/kubernetes) becomes
         C(<rootfs>/etc/kubernetes)). Paths written inside files (manifests, kubeconfigs) stay host paths.
-      - Lets tests and image builders run unprivileged in a directory tree.
+      - Lets tests and image builders run unprivileged in a directory tree. With a prefix other than C(/),
+        preflight checks of the running machine (ports, CPUs, memory, swap, kernel settings) are not run;
+        checks of files in the tree are.
     type: path
     default: /
   cri_socket:

@@ -66,6 +66,31 @@ class HostFS:
             return None
 
 
+class PendingView(HostFS):
+    """A HostFS that answers reads from check mode's pending writes first.
+
+    Phases of one check-mode run build on each other (kubeconfigs need the CA the
+    certs phase would create) without anything reaching the disk.
+    """
+
+    def __init__(self, fs: HostFS, pending: dict):
+        super().__init__(fs.rootfs)
+        self._pending = pending
+
+    def exists(self, host_path: str) -> bool:
+        return host_path in self._pending or super().exists(host_path)
+
+    def read_bytes(self, host_path: str):
+        if host_path in self._pending:
+            return self._pending[host_path][0]
+        return super().read_bytes(host_path)
+
+    def mode(self, host_path: str):
+        if host_path in self._pending:
+            return self._pending[host_path][1]
+        return super().mode(host_path)
+
+
 def atomic_write(real_path: str, data: bytes, mode: int) -> None:
     """Write data to real_path so a reader sees the old or the new file, never a part."""
     directory = os.path.dirname(real_path) or "."
@@ -107,6 +132,7 @@ class Writer:
         self.check_mode = check_mode
         self.changed_paths: list = []
         self.diffs: list = []
+        self.pending: dict = {}  # check mode: host path -> bytes that would have been written
 
     @property
     def changed(self) -> bool:
@@ -135,6 +161,7 @@ class Writer:
         self._record_diff(host_path, before, data, secret)
         self.changed_paths.append(host_path)
         if self.check_mode:
+            self.pending[host_path] = (data, mode)
             return True
         real = self.fs.path(host_path)
         parent = os.path.dirname(real)
@@ -174,6 +201,10 @@ class Writer:
             else:
                 os.unlink(real)
         return True
+
+    def view(self) -> "HostFS":
+        """The filesystem as later phases must see it: in check mode, with the pending writes."""
+        return PendingView(self.fs, self.pending) if self.check_mode else self.fs
 
     def _record_diff(self, host_path: str, before, after: bytes, secret: bool) -> None:
         if secret:

@@ -221,9 +221,9 @@ def run_init(params: dict, check_mode: bool = False) -> dict:
         # Like kubeadm: everything goes to a fresh temporary directory instead of the node.
         dry_run_dir = tempfile.mkdtemp(prefix="kubeadm-init-dryrun")
         rootfs = dry_run_dir
-    fs = HostFS(rootfs)
+    writer = Writer(HostFS(rootfs), check_mode=check_mode)
     selection = phases.select(phases.INIT_PHASES, cfg.init.get("skipPhases") or [])
-    ctx = InitContext(cfg=cfg, fs=fs, writer=Writer(fs, check_mode=check_mode), check_mode=check_mode,
+    ctx = InitContext(cfg=cfg, fs=writer.view(), writer=writer, check_mode=check_mode,
                       certificate_key=_certificate_key(cfg, params))
     ctx.warnings.extend(cfg.warnings)
     phase_report = phases.run(selection, HANDLERS, ctx)
@@ -240,7 +240,8 @@ def _certificate_key(cfg, params: dict) -> str:
 def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> dict:
     from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
     cfg = ctx.cfg
-    ca_pem = ctx.fs.read_bytes(f"{cfg.cert_dir}/ca.crt")
+    # The real file only: in check mode a CA that would be created has no hash yet.
+    ca_pem = ctx.writer.fs.read_bytes(f"{cfg.cert_dir}/ca.crt")
     ca_hash = pki.spki_pin(ca_pem) if ca_pem else None
     result = {
         "changed": ctx.changed,

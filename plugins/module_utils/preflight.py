@@ -131,33 +131,40 @@ def check_http_proxy(endpoint_host: str) -> Check:
     return Check("HTTPProxy", WARNING, msg)
 
 
+def live_host(fs) -> bool:
+    """Checks of the running machine (ports, CPUs, kernel settings) only mean something when the
+    files go to this machine's root; with a rootfs prefix the target is a directory tree."""
+    return fs.rootfs == "/"
+
+
 def init_checks(cfg, fs) -> list:
     """The checks `kubeadm init` runs for cfg on this host (kubeadm-artifacts.md §11)."""
     manifests = {c: f"{C.MANIFESTS_DIR}/{c}.yaml" for c in (*C.CONTROL_PLANE_COMPONENTS, C.ETCD)}
     ours = {c: fs.exists(p) for c, p in manifests.items()}
-    checks = [
-        check_privileged(fs),
-        check_num_cpu(),
-        check_memory(),
-        check_port(cfg.bind_port, ours[C.KUBE_APISERVER]),
-        check_port(C.SCHEDULER_PORT, ours[C.KUBE_SCHEDULER]),
-        check_port(C.CONTROLLER_MANAGER_PORT, ours[C.KUBE_CONTROLLER_MANAGER]),
-    ]
+    checks = [check_privileged(fs)]
+    if live_host(fs):
+        checks += [
+            check_num_cpu(),
+            check_memory(),
+            check_port(cfg.bind_port, ours[C.KUBE_APISERVER]),
+            check_port(C.SCHEDULER_PORT, ours[C.KUBE_SCHEDULER]),
+            check_port(C.CONTROLLER_MANAGER_PORT, ours[C.KUBE_CONTROLLER_MANAGER]),
+            check_http_proxy(cfg.advertise_address),
+            check_file_content("/proc/sys/net/ipv6/conf/default/forwarding" if ":" in cfg.advertise_address
+                               else "/proc/sys/net/ipv4/ip_forward", "1"),
+        ]
+        if cfg.local_etcd:
+            checks.append(check_port(C.ETCD_CLIENT_PORT, ours[C.ETCD]))
+            checks.append(check_port(C.ETCD_PEER_PORT, ours[C.ETCD]))
     checks += [check_file_available(fs, path, ours=True) for path in manifests.values()]
-    checks.append(check_http_proxy(cfg.advertise_address))
-    ip_forward = "/proc/sys/net/ipv6/conf/default/forwarding" if ":" in cfg.advertise_address \
-        else "/proc/sys/net/ipv4/ip_forward"
-    checks.append(check_file_content(ip_forward, "1"))
     if cfg.local_etcd:
-        checks.append(check_port(C.ETCD_CLIENT_PORT, ours[C.ETCD]))
-        checks.append(check_port(C.ETCD_PEER_PORT, ours[C.ETCD]))
         checks.append(check_dir_available(fs, cfg.cluster["etcd"]["local"]["dataDir"], ours[C.ETCD]))
     checks += common_checks(fs)
     return checks
 
 
 def common_checks(fs) -> list:
-    checks = [check_swap()]
+    checks = [check_swap()] if live_host(fs) else []
     for name in ("cp", "losetup", "mount"):
         checks.append(check_executable(name, fs))
     return checks

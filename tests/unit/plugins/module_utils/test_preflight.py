@@ -14,8 +14,8 @@ def names(checks):
     return [c.name for c in checks]
 
 
-def test_init_checks_carry_kubeadm_names(tmp_path):
-    checks = preflight.init_checks(sample_init_config(), HostFS(str(tmp_path)))
+def test_init_checks_carry_kubeadm_names():
+    checks = preflight.init_checks(sample_init_config(), HostFS("/"))
     got = names(checks)
     for expected in ("IsPrivilegedUser", "NumCPU", "Mem", "Port-6443", "Port-10259", "Port-10257",
                      "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml",
@@ -60,3 +60,9 @@ def test_missing_binary_under_rootfs(tmp_path):
 def test_warnings_never_fail():
     warn = preflight.Check("Swap", preflight.WARNING, "swap on")
     assert preflight.evaluate([warn], [])["warnings"] == ["[Swap] swap on"]
+
+
+def test_rootfs_runs_only_tree_checks(tmp_path):
+    got = names(preflight.init_checks(sample_init_config(), HostFS(str(tmp_path))))
+    assert "FileExisting-cp" in got and "DirAvailable--var-lib-etcd" in got
+    assert not any(n.startswith("Port-") or n in ("NumCPU", "Mem", "Swap") for n in got)
