@@ -268,4 +268,7 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
     if ctx.results.get("show_join_command") and ctx.token and ca_hash and not params.get("skip_token_print"):
         from ansible_collections.kubeboot.cluster.plugins.module_utils import tokens
         result["join_command"] = tokens.join_command(control_plane_url(cfg), ctx.token, [ca_hash])
+        # The same facts, structured, for roles that call kubeadm_join.
+        result["join"] = {"api_server_endpoint": control_plane_url(cfg)[len("https://"):],
+                          "token": ctx.token, "discovery_token_ca_cert_hash": [ca_hash]}
     return result

@@ -192,6 +192,11 @@ join_command:
   description: C(kubeadm join ...) line for worker nodes (contains the bootstrap token).
   returned: when the bootstrap-token phase ran and skip_token_print is false
   type: str
+join:
+  description: The join facts as data (C(api_server_endpoint), C(token), C(discovery_token_ca_cert_hash)),
+    ready to pass to M(kubeboot.cluster.kubeadm_join).
+  returned: when join_command is returned
+  type: dict
 certificate_key:
   description: Key protecting the uploaded certificates (for control-plane join).
   returned: when upload_certs is true
