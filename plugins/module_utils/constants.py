@@ -154,6 +154,16 @@ CR_SELFNODECLIENT = "system:certificates.k8s.io:certificatesigningrequests:selfn
 CR_NODE_PROXIER = "system:node-proxier"
 CR_CLUSTER_ADMIN = "cluster-admin"
 CR_COREDNS = "system:coredns"
+CRB_SYSTEM_NODE = "system:node"  # built-in; kubeadm drops its system:nodes subject
+
+# addons / upload-certs (kubeadm addons/proxy, addons/dns, copycerts)
+KUBE_PROXY_CM = "kube-proxy"
+KUBE_PROXY_CONFIG_KEY = "config.conf"
+KUBE_PROXY_KUBECONFIG_KEY = "kubeconfig.conf"
+KUBE_PROXY_DIR = "/var/lib/kube-proxy"
+SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+KUBE_DNS_SERVICE = "kube-dns"
+CERT_TOKEN_DESCRIPTION = "Proxy for managing TTL for the kubeadm-certs secret"
 
 # --- defaults -----------------------------------------------------------------
 DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"

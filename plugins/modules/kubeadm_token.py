@@ -1,0 +1,180 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: kubeadm_token
+short_description: Create or delete bootstrap tokens, like C(kubeadm token create|delete)
+version_added: 0.1.0
+description:
+  - Manages C(kube-system/bootstrap-token-<id>) Secrets exactly as kubeadm writes them
+    (type C(bootstrap.kubernetes.io/token); C(token-id), C(token-secret), C(expiration), C(usage-bootstrap-*),
+    C(auth-extra-groups), C(description)).
+  - Idempotent - a given O(token) that already exists with the same usages, groups, description and TTL kind
+    (expiring or not) and is not expired is left alone; its expiration is not pushed back.
+  - Without O(token), an existing unexpired token with the same settings and at least half of O(ttl) left is
+    reused (C(changed=false)); set O(reuse=false) to always create a new one, like C(kubeadm token create).
+  - With O(print_join_command=true) returns RV(join_command), byte for byte what
+    C(kubeadm token create --print-join-command) prints (without the final newline).
+author: kubeboot developers
+extends_documentation_fragment:
+  - kubeboot.cluster.api
+options:
+  state:
+    description: C(present) creates the token, C(absent) deletes it (by id or full token).
+    type: str
+    choices: [present, absent]
+    default: present
+  token:
+    description:
+      - The token, C([a-z0-9]{6}.[a-z0-9]{16}). Generated with a CSPRNG when omitted (state C(present)).
+      - With O(state=absent) either the 6-character token id or the full token.
+      - Ansible hides the value of this option everywhere in the result, so when you pass it the returned
+        RV(token) and RV(join_command) show it as C(********); omit it to get a generated token back in clear.
+    type: str
+  ttl:
+    description:
+      - Lifetime as a Go duration (C(24h0m0s), C(2h), C(30m)). C(0) means the token never expires.
+    type: str
+    default: 24h0m0s
+  usages:
+    description: Ways the token may be used.
+    type: list
+    elements: str
+    choices: [signing, authentication]
+    default: [signing, authentication]
+  groups:
+    description:
+      - Extra groups the token authenticates as; each must match C(system:bootstrappers:[a-z0-9:-]{0,255}[a-z0-9]).
+    type: list
+    elements: str
+    default: [system:bootstrappers:kubeadm:default-node-token]
+  description:
+    description: Human-readable description stored in the Secret.
+    type: str
+    default: ''
+  reuse:
+    description: Reuse an existing matching token when O(token) is omitted (see above).
+    type: bool
+    default: true
+  print_join_command:
+    description: Return RV(join_command) for the token (server and CA pins from O(kubeconfig)).
+    type: bool
+    default: false
+  certificate_key:
+    description:
+      - With O(print_join_command), make it the control-plane join command with
+        C(--control-plane --certificate-key <key>) (kubeadm's C(--certificate-key)).
+      - Only allowed together with O(print_join_command), as in kubeadm.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is created or deleted; RV(changed) says whether it would be.
+  diff_mode:
+    support: none
+notes:
+  - Token secrets are never logged by the module; only the RV(token) and RV(join_command) you asked for are returned.
+seealso:
+  - module: kubeboot.cluster.kubeadm_token_info
+  - plugin: kubeboot.cluster.bootstrap_token
+    plugin_type: lookup
+"""
+
+EXAMPLES = r"""
+- name: Get a join command for workers (reuses a matching valid token)
+  kubeboot.cluster.kubeadm_token:
+    print_join_command: true
+  register: join
+  no_log: true
+
+- name: Join a worker
+  ansible.builtin.command: "{{ join.join_command }}"
+  delegate_to: worker1
+  no_log: true
+
+- name: A token that never expires, for authentication only
+  kubeboot.cluster.kubeadm_token:
+    token: "{{ lookup('kubeboot.cluster.bootstrap_token') }}"
+    ttl: "0"
+    usages: [authentication]
+    description: long-lived CI token
+
+- name: Delete a token by id
+  kubeboot.cluster.kubeadm_token:
+    token: abcdef
+    state: absent
+"""
+
+RETURN = r"""
+token:
+  description: The token (C(<id>.<secret>)). Not returned in check mode for a token that would be generated.
+  returned: state=present
+  type: str
+  sample: abcdef.0123456789abcdef
+token_id:
+  description: The token id (public part).
+  returned: always
+  type: str
+  sample: abcdef
+join_command:
+  description: C(kubeadm token create --print-join-command) output, one line (note the trailing space of the worker form).
+  returned: print_join_command and a token exists
+  type: str
+  sample: "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:8f0c... "
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
+
+
+def argument_spec() -> dict:
+    return dict(
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        token=dict(type="str", no_log=True),
+        ttl=dict(type="str", default=C.DEFAULT_TOKEN_TTL),
+        usages=dict(type="list", elements="str", choices=list(C.TOKEN_USAGES), default=list(C.TOKEN_USAGES)),
+        groups=dict(type="list", elements="str", default=[C.DEFAULT_TOKEN_GROUP]),
+        description=dict(type="str", default=""),
+        reuse=dict(type="bool", default=True),
+        print_join_command=dict(type="bool", default=False),
+        certificate_key=dict(type="str", no_log=True),
+        kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
+        rootfs=dict(type="path", default="/"),
+        api_timeout=dict(type="int", default=60),
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
+                           required_if=[("state", "absent", ("token",))])
+    p = module.params
+    if p["certificate_key"] and not p["print_join_command"]:
+        module.fail_json(msg="certificate_key can only be used together with print_join_command")
+    fs = HostFS(p["rootfs"])
+    try:
+        client = tokencmd.client_for(fs, p["kubeconfig"], retry_timeout=p["api_timeout"])
+        if p["state"] == "absent":
+            result = tokencmd.token_absent(client, p["token"], check_mode=module.check_mode)
+        else:
+            result = tokencmd.token_present(
+                client, p["token"] or "", ttl=p["ttl"], usages=p["usages"], groups=p["groups"],
+                description=p["description"], reuse=p["reuse"], check_mode=module.check_mode)
+            if p["print_join_command"] and result.get("token"):
+                result["join_command"] = tokencmd.join_command_for(fs, p["kubeconfig"], result["token"],
+                                                                   p["certificate_key"])
+    except KubebootError as exc:
+        module.fail_json(msg=str(exc))
+    if result.get("token") is None:
+        result.pop("token", None)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
