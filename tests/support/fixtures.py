@@ -38,3 +38,45 @@ def kubectl_env(tmp_path):
     env["KUBECACHEDIR"] = str(tmp_path / "kubecache")
     env["HOME"] = str(tmp_path / "home")
     return env
+
+
+# ---------------------------------------------------------------------------
+# Kubernetes API test double (tests/support/apiserver) -- added by the API-double helper.
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def api_double(tmp_path):
+    """Factory: `api_double(workdir=None, store=None, kubernetes_version="v1.34.10",
+    controllers_interval="0.2s", controllers=True)` -> a started `TestDouble` on a free
+    127.0.0.1 port (.url .host .port .ca_pem .ca .cert_dir .store .api .stop()
+    .admin_kubeconfig .user_kubeconfig(cn, orgs) .token_kubeconfig(token) .put(obj)
+    .run_controllers()). Pass the same `workdir` again to restart with the same PKI.
+    Everything started is stopped at teardown."""
+    from tests.support.apiserver.testing import start_double
+
+    started = []
+
+    def factory(workdir=None, store=None, **kwargs):
+        workdir = str(workdir or tmp_path / f"double{len(started)}")
+        os.makedirs(workdir, exist_ok=True)
+        double = start_double(workdir, store=store, **kwargs)
+        started.append(double)
+        return double
+
+    yield factory
+    for double in reversed(started):
+        try:
+            double.stop()
+        except Exception:  # noqa: BLE001 - already stopped
+            pass
+
+
+@pytest.fixture
+def etcd_server(tmp_path):
+    """A real etcd 3.4 (/usr/bin/etcd) on free loopback ports, data dir under tmp_path.
+    `.endpoint`, `.store()`, `.stop()`, `.start()` (restart keeps ports and data)."""
+    from tests.support.apiserver.testing import EtcdProcess
+
+    path = require_tool("etcd")
+    proc = EtcdProcess(str(tmp_path / "etcd-data"), path).start()
+    yield proc
+    proc.stop()
