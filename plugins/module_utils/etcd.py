@@ -1,0 +1,285 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""A small etcd v3 client over etcd's gRPC-gateway JSON API (http.client + ssl, mutual TLS).
+
+Covers what kubeadm's etcd phases need (kubeadm util/etcd): member list / add (as learner) /
+promote / remove, and endpoint health. No grpc dependency: every etcd >= 3.4 serves
+`POST /v3/<service>/<method>` with JSON bodies on its client port. uint64 IDs travel as
+decimal strings in JSON; this module exposes them as ints.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import ssl
+import tempfile
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
+
+
+class EtcdError(errors.KubebootError):
+    """etcd answered with an error, or no endpoint could be reached."""
+
+    def __init__(self, message: str, endpoint: str = "", status: int = 0, detail: str = ""):
+        self.endpoint = endpoint
+        self.status = status
+        self.detail = detail
+        super().__init__(message)
+
+
+@dataclass
+class Member:
+    id: int
+    name: str
+    peer_urls: list = field(default_factory=list)
+    client_urls: list = field(default_factory=list)
+    is_learner: bool = False
+
+    @property
+    def started(self) -> bool:
+        """etcd reports a member that was added but never started with an empty name."""
+        return bool(self.name)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Member":
+        return cls(id=int(data.get("ID") or 0), name=data.get("name") or "",
+                   peer_urls=list(data.get("peerURLs") or []), client_urls=list(data.get("clientURLs") or []),
+                   is_learner=bool(data.get("isLearner")))
+
+    def as_dict(self) -> dict:
+        return {"id": format(self.id, "x"), "name": self.name, "peer_urls": self.peer_urls,
+                "client_urls": self.client_urls, "is_learner": self.is_learner}
+
+
+# etcd error texts that mean "try again shortly"
+_RETRYABLE = ("can only promote a learner member which is in sync with leader",
+              "unhealthy cluster", "leader changed", "no leader", "timed out", "request timed out",
+              "too many requests", "not capable")
+
+
+def _is_retryable(exc: EtcdError) -> bool:
+    text = (exc.detail or str(exc)).lower()
+    return exc.status == 0 or any(t in text for t in _RETRYABLE)
+
+
+class Client:
+    """etcd v3 client for a list of https endpoints, with client certificate auth."""
+
+    def __init__(self, endpoints, ca_pem=None, cert_pem=None, key_pem=None, timeout: float = 10.0):
+        if isinstance(endpoints, str):
+            endpoints = [e for e in endpoints.split(",") if e.strip()]
+        if not endpoints:
+            raise errors.InvalidValue("etcd endpoints", endpoints, "at least one https://host:2379 URL")
+        self.endpoints = [e.strip().rstrip("/") for e in endpoints]
+        self.timeout = timeout
+        self._context = self._ssl_context(ca_pem, cert_pem, key_pem)
+
+    @classmethod
+    def from_files(cls, endpoints, ca_file: str, cert_file: str, key_file: str, read=None, **kwargs) -> "Client":
+        """`read(path) -> bytes` lets callers map host paths (HostFS.read_bytes)."""
+        read = read or _read_file
+        return cls(endpoints, read(ca_file) if ca_file else None, read(cert_file) if cert_file else None,
+                   read(key_file) if key_file else None, **kwargs)
+
+    @staticmethod
+    def _ssl_context(ca_pem, cert_pem, key_pem) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if ca_pem:
+            context.load_verify_locations(cadata=ca_pem.decode("ascii") if isinstance(ca_pem, bytes) else ca_pem)
+        else:
+            context.load_default_certs()
+        if cert_pem and key_pem:
+            tmp = tempfile.mkdtemp(prefix="kubeboot-etcd-")
+            try:
+                os.chmod(tmp, 0o700)
+                paths = []
+                for name, data in (("client.crt", cert_pem), ("client.key", key_pem)):
+                    path = os.path.join(tmp, name)
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                    with os.fdopen(fd, "wb") as handle:
+                        handle.write(data if isinstance(data, bytes) else data.encode())
+                    paths.append(path)
+                context.load_cert_chain(*paths)
+            except ssl.SSLError as exc:
+                raise errors.PKIError(f"etcd client certificate and key do not match ({exc.reason})") from None
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+        return context
+
+    # --- transport ------------------------------------------------------------------------
+    def _post_one(self, endpoint: str, path: str, body: dict) -> dict:
+        parsed = urllib.parse.urlsplit(endpoint)
+        if parsed.scheme == "https":
+            conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 2379, timeout=self.timeout,
+                                               context=self._context)
+        else:
+            conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 2379, timeout=self.timeout)
+        try:
+            data = json.dumps(body).encode()
+            conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            payload = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException, socket.timeout) as exc:
+            raise EtcdError(f"etcd {endpoint}{path}: cannot connect: {exc}", endpoint) from None
+        finally:
+            conn.close()
+        try:
+            decoded = json.loads(payload or b"{}")
+        except ValueError:
+            decoded = {"error": payload.decode("utf-8", "replace")[:300]}
+        if status != 200 or (isinstance(decoded, dict) and decoded.get("error") and "header" not in decoded):
+            detail = (decoded.get("message") or decoded.get("error") or "") if isinstance(decoded, dict) else ""
+            raise EtcdError(f"etcd {endpoint}{path}: HTTP {status}: {detail}", endpoint, status, detail)
+        return decoded
+
+    def call(self, path: str, body: dict = None) -> dict:
+        """POST to the first endpoint that answers; an etcd error from a reachable one is final."""
+        last = None
+        for endpoint in self.endpoints:
+            try:
+                return self._post_one(endpoint, path, body or {})
+            except EtcdError as exc:
+                if exc.status:
+                    raise
+                last = exc
+        raise EtcdError(f"no etcd endpoint reachable ({', '.join(self.endpoints)}): {last}")
+
+    # --- API ------------------------------------------------------------------------------
+    def member_list(self) -> list:
+        return [Member.from_json(m) for m in self.call("/v3/cluster/member/list").get("members") or []]
+
+    def member_add(self, peer_urls, learner: bool = True) -> tuple:
+        """Returns (the new member, all members)."""
+        if isinstance(peer_urls, str):
+            peer_urls = [peer_urls]
+        answer = self.call("/v3/cluster/member/add", {"peerURLs": list(peer_urls), "isLearner": bool(learner)})
+        return Member.from_json(answer.get("member") or {}), \
+            [Member.from_json(m) for m in answer.get("members") or []]
+
+    def member_promote(self, member_id: int) -> list:
+        answer = self.call("/v3/cluster/member/promote", {"ID": str(member_id)})
+        return [Member.from_json(m) for m in answer.get("members") or []]
+
+    def member_remove(self, member_id: int) -> list:
+        answer = self.call("/v3/cluster/member/remove", {"ID": str(member_id)})
+        return [Member.from_json(m) for m in answer.get("members") or []]
+
+    def status(self, endpoint: str) -> dict:
+        return self._post_one(endpoint, "/v3/maintenance/status", {})
+
+    def endpoint_health(self) -> dict:
+        """{endpoint: True/False}: healthy when a serializable range read succeeds (like etcdctl)."""
+        health = {}
+        for endpoint in self.endpoints:
+            try:
+                self._post_one(endpoint, "/v3/kv/range", {"key": "aGVhbHRo", "serializable": True})
+                health[endpoint] = True
+            except EtcdError:
+                health[endpoint] = False
+        return health
+
+    def wait_healthy(self, timeout: float, interval: float = 2.0, sleep=time.sleep) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            health = self.endpoint_health()
+            if all(health.values()):
+                return health
+            if time.monotonic() >= deadline:
+                bad = [e for e, ok in health.items() if not ok]
+                raise EtcdError(f"etcd endpoints not healthy after {timeout:g}s: {', '.join(bad)}")
+            sleep(interval)
+
+
+def _read_file(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise errors.FileError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def find_member(members, peer_url: str):
+    return next((m for m in members if peer_url in m.peer_urls), None)
+
+
+def initial_cluster(members, name: str, peer_url: str) -> list:
+    """[(name, peerURL)] for --initial-cluster (kubeadm AddMember): our URL gets our name, unnamed
+    (not yet started) others get their hex ID."""
+    out = []
+    for member in members:
+        if not member.peer_urls:
+            continue
+        if peer_url in member.peer_urls:
+            out.append((name, peer_url))
+        else:
+            out.append((member.name or format(member.id, "x"), member.peer_urls[0]))
+    if not any(url == peer_url for _, url in out):
+        out.append((name, peer_url))
+    return out
+
+
+def retry(call, timeout: float, interval: float = 2.0, sleep=time.sleep):
+    """call() until it succeeds; unreachable endpoints and transient etcd errors are retried."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return call()
+        except EtcdError as exc:
+            if not _is_retryable(exc) or time.monotonic() >= deadline:
+                raise
+        sleep(interval)
+
+
+def add_learner(client: Client, name: str, peer_url: str, check_mode: bool = False,
+                timeout: float = 0.0) -> dict:
+    """Idempotent member add as learner. Returns {"changed", "member", "members", "initial_cluster"}.
+    timeout: how long to retry while the cluster is unreachable or busy."""
+    members = retry(client.member_list, timeout)
+    existing = find_member(members, peer_url)
+    changed = False
+    if existing is None:
+        if check_mode:
+            members = members + [Member(0, "", [peer_url], [], True)]
+            existing = members[-1]
+        else:
+            existing, members = retry(lambda: client.member_add([peer_url], learner=True), timeout)
+            if not members:
+                members = client.member_list()
+        changed = True
+    elif existing.name and existing.name != name:
+        raise EtcdError(f"etcd member {existing.name!r} already uses the peer URL {peer_url}; "
+                        f"remove it (kubeadm_reset on that node) before joining {name!r}")
+    return {"changed": changed, "member": existing, "members": members,
+            "initial_cluster": initial_cluster(members, name, peer_url)}
+
+
+def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: float = 2.0,
+                       sleep=time.sleep) -> dict:
+    """Promote the learner with peer_url once it is in sync (retried until timeout)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            member = find_member(client.member_list(), peer_url)
+            if member is None:
+                raise EtcdError(f"etcd has no member with peer URL {peer_url}")
+            if not member.is_learner:
+                return {"changed": False, "member": member}
+            client.member_promote(member.id)
+            return {"changed": True, "member": member}
+        except EtcdError as exc:
+            if not _is_retryable(exc) and "learner" not in str(exc):
+                raise
+            last = exc
+        if time.monotonic() >= deadline:
+            raise EtcdError(f"timed out after {timeout:g}s promoting the etcd learner {peer_url}: {last}")
+        sleep(interval)

@@ -1,0 +1,250 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# Apache License 2.0 (see LICENSE)
+"""The join's `kubelet-start` phase: the kubelet's client certificate via TLS bootstrap.
+
+Two modes:
+- `kubelet` (kubeadm's way): write bootstrap-kubelet.conf, the CA, the kubelet config and
+  flags; the kubelet (started by the role) creates the CSR, gets it approved and writes
+  kubelet.conf. Optionally wait for kubelet.conf.
+- `module`: do the kubelet's part here - a key, a CSR authenticated with the bootstrap token,
+  wait for approval, then write kubelet-client-<ts>.pem + kubelet-client-current.pem and
+  kubelet.conf. Nothing is written before the certificate is in hand.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+
+import yaml
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfig, pki
+
+KUBELET_CONF = f"{C.KUBERNETES_DIR}/{C.KUBELET_CONF}"
+BOOTSTRAP_CONF = f"{C.KUBERNETES_DIR}/{C.BOOTSTRAP_KUBELET_CONF}"
+KUBELET_CLUSTER = "default-cluster"
+KUBELET_USER = "default-auth"
+KUBELET_CONTEXT = "default-context"
+CSR_KEY_ALGORITHM = "ECDSA-P256"  # what the kubelet generates
+
+
+class TLSBootstrapError(errors.KubebootError):
+    """The CSR was denied, failed, or not signed in time."""
+
+
+# --- files ----------------------------------------------------------------------------------
+
+def bootstrap_kubeconfig(server: str, ca_pem, token: str = "", cert_pem=None, key_pem=None) -> str:
+    """bootstrap-kubelet.conf: cluster `kubernetes`, user `tls-bootstrap-token-user`."""
+    if cert_pem and key_pem:
+        return kubeconfig.render_kubeconfig(server, ca_pem, C.TLS_BOOTSTRAP_USER,
+                                            client_cert_pem=cert_pem, client_key_pem=key_pem)
+    return kubeconfig.render_kubeconfig(server, ca_pem, C.TLS_BOOTSTRAP_USER, token=token)
+
+
+def kubelet_kubeconfig(server: str, ca_pem) -> str:
+    """kubelet.conf as the kubelet writes it after TLS bootstrap (cert/key = kubelet-client-current.pem)."""
+    ca = ca_pem if isinstance(ca_pem, bytes) else str(ca_pem).encode()
+    doc = {
+        "apiVersion": "v1",
+        "clusters": [{"cluster": {"certificate-authority-data": base64.b64encode(ca).decode("ascii"),
+                                  "server": server}, "name": KUBELET_CLUSTER}],
+        "contexts": [{"context": {"cluster": KUBELET_CLUSTER, "namespace": "default", "user": KUBELET_USER},
+                      "name": KUBELET_CONTEXT}],
+        "current-context": KUBELET_CONTEXT,
+        "kind": "Config",
+        "preferences": {},
+        "users": [{"name": KUBELET_USER, "user": {"client-certificate": C.KUBELET_CLIENT_CURRENT,
+                                                  "client-key": C.KUBELET_CLIENT_CURRENT}}],
+    }
+    return yaml.safe_dump(doc, default_flow_style=False, sort_keys=True)
+
+
+def existing_kubelet_identity(fs, ca_pem, server: str = ""):
+    """The node's current kubelet client cert when kubelet.conf is valid: its cert chains to the
+    cluster CA, is not expired, matches its key, and (when given) talks to `server`. Else None."""
+    text = fs.read_text(KUBELET_CONF)
+    if not text:
+        return None
+    try:
+        doc = yaml.safe_load(text)
+        contexts = {c["name"]: c.get("context") or {} for c in doc.get("contexts") or []}
+        clusters = {c["name"]: c.get("cluster") or {} for c in doc.get("clusters") or []}
+        users = {u["name"]: u.get("user") or {} for u in doc.get("users") or []}
+        context = contexts[doc.get("current-context")]
+        cluster, user = clusters[context["cluster"]], users[context["user"]]
+    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
+        return None
+    if server and cluster.get("server") != server:
+        return None
+    if user.get("client-certificate-data"):
+        cert_pem = base64.b64decode(user["client-certificate-data"])
+        key_pem = base64.b64decode(user.get("client-key-data") or "")
+    else:
+        cert_pem = _read_host(fs, user.get("client-certificate"))
+        key_pem = _read_host(fs, user.get("client-key"))
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        key = serialization.load_pem_private_key(key_pem, None)
+        cas = x509.load_pem_x509_certificates(ca_pem if isinstance(ca_pem, bytes) else ca_pem.encode())
+    except (ValueError, TypeError):
+        return None
+    if not pki.check_pair(cert, key) or not any(pki.signed_by(cert, ca) for ca in cas):
+        return None
+    if _expired(cert):
+        return None
+    return cert
+
+
+def _read_host(fs, host_path) -> bytes:
+    """File content, following symlinks whose absolute targets are host paths (under rootfs)."""
+    import os
+    if not host_path or not host_path.startswith("/"):
+        return b""
+    for _ in range(8):
+        real = fs.path(host_path)
+        if not os.path.islink(real):
+            break
+        target = os.readlink(real)
+        host_path = target if target.startswith("/") else os.path.join(os.path.dirname(host_path), target)
+    return fs.read_bytes(host_path) or b""
+
+
+def _expired(cert) -> bool:
+    import datetime
+    return pki.not_after(cert) <= datetime.datetime.now(datetime.timezone.utc)
+
+
+# --- CSR (module mode) ------------------------------------------------------------------------
+
+def make_csr(node_name: str, key) -> bytes:
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, C.NODES_GROUP),
+                         x509.NameAttribute(NameOID.COMMON_NAME, C.NODE_USER_PREFIX + node_name)])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def csr_usages(key) -> list:
+    usages = ["digital signature"]
+    if isinstance(key, rsa.RSAPrivateKey):
+        usages.append("key encipherment")
+    usages.append("client auth")
+    return usages
+
+
+def csr_object(node_name: str, csr_pem: bytes, key) -> dict:
+    # kubelet names it node-csr-<digest of the request> (deterministic per key + subject)
+    digest = base64.urlsafe_b64encode(hashlib.sha512(csr_pem).digest()).decode().rstrip("=")[:43]
+    return {
+        "apiVersion": "certificates.k8s.io/v1",
+        "kind": "CertificateSigningRequest",
+        "metadata": {"name": "node-csr-" + digest.replace("_", "-").lower()[:43]},
+        "spec": {
+            "request": base64.b64encode(csr_pem).decode("ascii"),
+            "signerName": C.CSR_SIGNER_KUBELET_CLIENT,
+            "usages": csr_usages(key),
+        },
+    }
+
+
+def _condition(csr: dict, kind: str):
+    for cond in (csr.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == kind and cond.get("status", "True") == "True":
+            return cond
+    return None
+
+
+def request_certificate(client, node_name: str, timeout: float, interval: float = 1.0,
+                        key_algorithm: str = CSR_KEY_ALGORITHM, sleep=time.sleep, clock=time.monotonic):
+    """Create the CSR with the bootstrap credentials and wait for the signed certificate.
+
+    Returns (cert_pem, key_pem, csr_name). Raises TLSBootstrapError on denial/failure/timeout.
+    """
+    key = pki.generate_key(key_algorithm)
+    csr_pem = make_csr(node_name, key)
+    obj = csr_object(node_name, csr_pem, key)
+    name = obj["metadata"]["name"]
+    try:
+        client.create(obj)
+    except errors.APIError as exc:
+        raise TLSBootstrapError(f"TLS bootstrap: cannot create the CertificateSigningRequest {name} with the "
+                                f"bootstrap token: {exc}") from None
+    deadline = clock() + timeout
+    while True:
+        try:
+            live = client.get("CertificateSigningRequest", name)
+        except errors.APIError as exc:
+            live, last = None, exc
+        if live is not None:
+            denied = _condition(live, "Denied")
+            failed = _condition(live, "Failed")
+            if denied or failed:
+                cond = denied or failed
+                raise TLSBootstrapError(
+                    f"TLS bootstrap: the CertificateSigningRequest {name} for system:node:{node_name} was "
+                    f"{'denied' if denied else 'marked failed'} ({cond.get('reason', '')}: "
+                    f"{cond.get('message', '')}); nothing was written")
+            cert_b64 = (live.get("status") or {}).get("certificate")
+            if cert_b64 and _condition(live, "Approved"):
+                return base64.b64decode(cert_b64), pki.key_to_pem(key), name
+            last = None
+        if clock() >= deadline:
+            detail = f" (last error: {last})" if last else " (not approved/signed: is the csrapprover " \
+                                                          "running and kubeadm:node-autoapprove-bootstrap bound?)"
+            raise TLSBootstrapError(f"TLS bootstrap: timed out after {timeout:g}s waiting for the "
+                                    f"CertificateSigningRequest {name} to be approved and signed{detail}; "
+                                    "nothing was written")
+        sleep(interval)
+
+
+def client_pem_path(now=None) -> str:
+    stamp = time.strftime("%Y-%m-%d-%H-%M-%S", time.localtime(now))
+    return f"{C.KUBELET_PKI_DIR}/kubelet-client-{stamp}.pem"
+
+
+def write_kubelet_identity(writer, cert_pem: bytes, key_pem: bytes, server: str, ca_pem) -> list:
+    """kubelet-client-<ts>.pem (cert+key, 0600), the -current symlink, kubelet.conf; drop bootstrap conf."""
+    path = client_pem_path()
+    writer.ensure_dir(C.KUBELET_PKI_DIR, 0o755)
+    data = cert_pem.rstrip(b"\n") + b"\n" + key_pem
+    changed = [writer.write(path, data, C.MODE_KEY, secret=True)]
+    changed.append(writer.symlink(C.KUBELET_CLIENT_CURRENT, path))
+    changed.append(writer.write(KUBELET_CONF, kubelet_kubeconfig(server, ca_pem), C.MODE_KUBECONFIG))
+    changed.append(writer.remove(BOOTSTRAP_CONF))
+    return [{"path": path, "changed": changed[0]},
+            {"path": C.KUBELET_CLIENT_CURRENT, "changed": changed[1]},
+            {"path": KUBELET_CONF, "changed": changed[2]},
+            {"path": BOOTSTRAP_CONF, "changed": changed[3], "removed": changed[3]}]
+
+
+def wait_for_kubelet_conf(fs, ca_pem, timeout: float, interval: float = 1.0, sleep=time.sleep,
+                          clock=time.monotonic):
+    deadline = clock() + timeout
+    while True:
+        cert = existing_kubelet_identity(fs, ca_pem)
+        if cert is not None:
+            return cert
+        if clock() >= deadline:
+            raise TLSBootstrapError(
+                f"TLS bootstrap: {KUBELET_CONF} did not appear within {timeout:g}s. Is the kubelet running "
+                f"(systemctl status kubelet; journalctl -u kubelet)? It reads {BOOTSTRAP_CONF}.")
+        sleep(interval)
+
+
+def check_node_name_free(client, node_name: str) -> None:
+    """kubeadm: refuse to join when a Ready Node with this name already exists."""
+    try:
+        node = client.get("Node", node_name)
+    except errors.NotFound:
+        return
+    for cond in (node.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Ready" and cond.get("status") == "True":
+            raise errors.KubebootError(
+                f"a Node with name {node_name!r} and status Ready already exists in the cluster. You must "
+                "delete the existing Node or change the name of this new joining Node (node_name)")

@@ -1,0 +1,309 @@
+"""discovery.py: pins (test-vectors §2), JWS (§1), token discovery against the API double,
+including the attacks it must refuse, and file discovery (local and HTTPS)."""
+from __future__ import annotations
+
+import base64
+import http.server
+import os
+import ssl
+import threading
+
+import pytest
+import yaml
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError
+from cryptography import x509
+
+from tests.support import testpki
+from tests.support.apiserver import ApiDouble, UserInfo
+from tests.support.joinlab import ADMIN_TOKEN, TOKEN, Lab
+
+CERT1 = """-----BEGIN CERTIFICATE-----
+MIIDRDCCAiygAwIBAgIJAJgVaCXvC6HkMA0GCSqGSIb3DQEBBQUAMB8xHTAbBgNV
+BAMTFGt1YmVhZG0ta2V5cGlucy10ZXN0MCAXDTE3MDcwNTE3NDMxMFoYDzIxMTcw
+NjExMTc0MzEwWjAfMR0wGwYDVQQDExRrdWJlYWRtLWtleXBpbnMtdGVzdDCCASIw
+DQYJKoZIhvcNAQEBBQADggEPADCCAQoCggEBAK0ba8mHU9UtYlzM1Own2Fk/XGjR
+J4uJQvSeGLtz1hID1IA0dLwruvgLCPadXEOw/f/IWIWcmT+ZmvIHZKa/woq2iHi5
++HLhXs7aG4tjKGLYhag1hLjBI7icqV7ovkjdGAt9pWkxEzhIYClFMXDjKpMSynu+
+YX6nZ9tic1cOkHmx2yiZdMkuriRQnpTOa7bb03OC1VfGl7gHlOAIYaj4539WCOr8
++ACTUMJUFEHcRZ2o8a/v6F9GMK+7SC8SJUI+GuroXqlMAdhEv4lX5Co52enYaClN
++D9FJLRpBv2YfiCQdJRaiTvCBSxEFz6BN+PtP5l2Hs703ZWEkOqCByM6HV8CAwEA
+AaOBgDB+MB0GA1UdDgQWBBRQgUX8MhK2rWBWQiPHWcKzoWDH5DBPBgNVHSMESDBG
+gBRQgUX8MhK2rWBWQiPHWcKzoWDH5KEjpCEwHzEdMBsGA1UEAxMUa3ViZWFkbS1r
+ZXlwaW5zLXRlc3SCCQCYFWgl7wuh5DAMBgNVHRMEBTADAQH/MA0GCSqGSIb3DQEB
+BQUAA4IBAQCaAUif7Pfx3X0F08cxhx8/Hdx4jcJw6MCq6iq6rsXM32ge43t8OHKC
+pJW08dk58a3O1YQSMMvD6GJDAiAfXzfwcwY6j258b1ZlI9Ag0VokvhMl/XfdCsdh
+AWImnL1t4hvU5jLaImUUMlYxMcSfHBGAm7WJIZ2LdEfg6YWfZh+WGbg1W7uxLxk6
+y4h5rWdNnzBHWAGf7zJ0oEDV6W6RSwNXtC0JNnLaeIUm/6xdSddJlQPwUv8YH4jX
+c1vuFqTnJBPcb7W//R/GI2Paicm1cmns9NLnPR35exHxFTy+D1yxmGokpoPMdife
+aH+sfuxT8xeTPb3kjzF9eJTlnEquUDLM
+-----END CERTIFICATE-----
+"""
+CERT2 = """-----BEGIN CERTIFICATE-----
+MIID9jCCAt6gAwIBAgIJAN5MXZDic7qYMA0GCSqGSIb3DQEBBQUAMFkxCzAJBgNV
+BAYTAkFVMRMwEQYDVQQIEwpTb21lLVN0YXRlMSEwHwYDVQQKExhJbnRlcm5ldCBX
+aWRnaXRzIFB0eSBMdGQxEjAQBgNVBAMTCXRlc3RDZXJ0MjAgFw0xNzA3MjQxNjA0
+MDFaGA8yMTE3MDYzMDE2MDQwMVowWTELMAkGA1UEBhMCQVUxEzARBgNVBAgTClNv
+bWUtU3RhdGUxITAfBgNVBAoTGEludGVybmV0IFdpZGdpdHMgUHR5IEx0ZDESMBAG
+A1UEAxMJdGVzdENlcnQyMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA
+0brwpJYN2ytPWzRBtZSVc3dhkQlA59AzxzqeLLkano0Pxo9NIc3T/y58nnRI8uaS
+I1P7BzUfJTiUEvmAtX8NggqKK4ld/gPrU+IRww1CUYS4KCkA/0d0ctPy0JwBCjD+
+b57G3rmNE8c+0jns6J96ZzNtqmv6N+ZlFBAXm1p4S+k0kGi5+hoQ6H7SYXjk2lG+
+r/8jPQEjy/NSdw1dcCA0Nc6o+hPr32927dS6J9KOhBeXNYUNdbuDDmroM9/gN2e/
+YMSA1olLeDPQ7Xvhk0PIyEDnHh83AffPCx5yM3htVRGddjIsPAVUJEL3z5leJtxe
+fzyPghOhHJY0PXqznDQTcwIDAQABo4G+MIG7MB0GA1UdDgQWBBRP0IJqv/5rQ4Uf
+SByl77dJeEapRDCBiwYDVR0jBIGDMIGAgBRP0IJqv/5rQ4UfSByl77dJeEapRKFd
+pFswWTELMAkGA1UEBhMCQVUxEzARBgNVBAgTClNvbWUtU3RhdGUxITAfBgNVBAoT
+GEludGVybmV0IFdpZGdpdHMgUHR5IEx0ZDESMBAGA1UEAxMJdGVzdENlcnQyggkA
+3kxdkOJzupgwDAYDVR0TBAUwAwEB/zANBgkqhkiG9w0BAQUFAAOCAQEA0RIMHc10
+wHHPMh9UflqBgDMF7gfbOL0juJfGloAOcohWWfMZBBJ0CQKMy3xRyoK3HmbW1eeb
+iATjesw7t4VEAwf7mgKAd+eTfWYB952uq5qYJ2TI28mSofEq1Wz3RmrNkC1KCBs1
+u+YMFGwyl6necV9zKCeiju4jeovI1GA38TvH7MgYln6vMJ+FbgOXj7XCpek7dQiY
+KGaeSSH218mGNQaWRQw2Sm3W6cFdANoCJUph4w18s7gjtFpfV63s80hXRps+vEyv
+jEQMEQpG8Ss7HGJLGLBw/xAmG0e//XS/o2dDonbGbvzToFByz8OGxjMhk6yV6hdd
++iyvsLAw/MYMSA==
+-----END CERTIFICATE-----
+"""
+PIN1 = "sha256:345959acb2c3b2feb87d281961c893f62a314207ef02599f1cc4a5fb255480b3"
+PIN2 = "sha256:d1ef16989563fe7775f81a7dc55ce16a467ca9baedae2d081cb0a068b6a81971"
+
+
+# --- pins ----------------------------------------------------------------------------------
+
+def test_spki_hash_vectors():
+    assert discovery.spki_hash(x509.load_pem_x509_certificate(CERT1.encode())) == PIN1
+    assert discovery.spki_hash(x509.load_pem_x509_certificate(CERT2.encode())) == PIN2
+
+
+@pytest.mark.parametrize("value", ["xyz", "0011223344", PIN1 + PIN1, "sha256:" + "0" * 63, "md5:" + "0" * 64,
+                                   "sha256:" + "g" * 64, "", "sha256:" + PIN1[7:] + "00"])
+def test_pin_rejected(value):
+    with pytest.raises(ConfigError) as exc:
+        discovery.parse_pin(value)
+    assert "discovery_token_ca_cert_hash" in str(exc.value)
+
+
+def test_pin_uppercase_accepted():
+    assert discovery.parse_pin(PIN1.upper()) == PIN1
+    assert discovery.PinSet([PIN1.upper()]).check(x509.load_pem_x509_certificate(CERT1.encode()))
+
+
+def test_bare_hex_accepted_with_warning():
+    warnings = []
+    assert discovery.parse_pin(PIN1[7:], warnings=warnings) == PIN1
+    assert warnings and "sha256" in warnings[0]
+
+
+def test_pin_set_matching():
+    cert1 = x509.load_pem_x509_certificate(CERT1.encode())
+    cert2 = x509.load_pem_x509_certificate(CERT2.encode())
+    only1 = discovery.PinSet([PIN1])
+    assert only1.check(cert1) and not only1.check(cert2)
+    assert discovery.PinSet([PIN2, PIN1]).check([cert2])  # any pin, any cert
+    assert not discovery.PinSet([]).check([cert1, cert2])
+
+
+# --- JWS (test-vectors §1) -----------------------------------------------------------------------
+
+CONTENT = "Hello from the other side. I must have called a thousand times."
+
+
+@pytest.mark.parametrize("content,secret,expected", [
+    (CONTENT, "my voice is my passcode",
+     "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..VShe2taLd-YTrmWuRkcL_8QTNDHYxQIEBsAYYiIj1_8"),
+    ("", "my voice is my passcode",
+     "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..7Ui1ALizW4jXphVUB7xUqC9vLYLL9RZeOFfVLoB7Tgk"),
+    (CONTENT, "", "eyJhbGciOiJIUzI1NiIsImtpZCI6Impvc2h1YSJ9..UfkqvDGiIFxrMnFseDj9LYJOLNrvjW8aHhF71mvvAs8"),
+])
+def test_jws_vectors(content, secret, expected):
+    assert tokens.verify_detached_jws(content, expected, "joshua", secret)
+    assert not tokens.verify_detached_jws(content, expected + "foo", "joshua", secret)
+    assert not tokens.verify_detached_jws(content + " ", expected, "joshua", secret)
+
+
+# --- token discovery against the API double -------------------------------------------------------
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = Lab(str(tmp_path))
+    yield lab
+    lab.stop()
+
+
+def _discover(lab, **kw):
+    args = dict(endpoint=lab.endpoint, token=TOKEN, pins=[lab.pin], timeout=10, interval=0.2)
+    args.update(kw)
+    return discovery.token_discovery(**args)
+
+
+def test_token_discovery_succeeds_and_waits_for_the_signer(lab):
+    found = _discover(lab)  # the double's bootstrapsigner signs a moment after seeding
+    assert found.server == lab.url
+    assert found.ca_pem.strip() == lab.ca_pem.strip()
+    assert found.ca_hash == lab.pin
+
+
+def test_wrong_pin_fails_at_once(lab):
+    lab.wait_signed()
+    with pytest.raises(DiscoveryError, match="CA pin check failed") as exc:
+        _discover(lab, pins=[PIN1], timeout=60, interval=30)
+    assert lab.pin in str(exc.value)
+
+
+def test_wrong_token_secret_fails_at_once(lab):
+    lab.wait_signed()
+    with pytest.raises(DiscoveryError, match="JWS signature check failed"):
+        _discover(lab, token="abcdef.ffffffffffffffff", timeout=60, interval=30)
+
+
+def test_unknown_token_times_out_naming_missing_signature(lab):
+    with pytest.raises(DiscoveryError, match="timed out.*no JWS signature for token id 'zzzzzz'"):
+        _discover(lab, token="zzzzzz.0123456789abcdef", timeout=1)
+
+
+def test_no_pin_and_no_skip_explains_how_to_get_the_hash(lab):
+    with pytest.raises(DiscoveryError) as exc:
+        _discover(lab, pins=[])
+    assert "openssl x509 -pubkey" in str(exc.value) and "print_join_command" in str(exc.value)
+
+
+def test_unsafe_skip_still_needs_a_valid_jws(lab):
+    lab.wait_signed()
+    found = _discover(lab, pins=[], unsafe_skip=True)
+    assert found.server == lab.url
+    with pytest.raises(DiscoveryError, match="JWS signature check failed"):
+        _discover(lab, pins=[], unsafe_skip=True, token="abcdef.ffffffffffffffff")
+
+
+@pytest.fixture
+def mitm(tmp_path, lab):
+    """A second API server with its own CA, serving a cluster-info that names itself, with a JWS
+    forged under a guessed secret (or none)."""
+    cert_dir = str(tmp_path / "mitm")
+    testpki.write_cert_dir(cert_dir)
+    double = ApiDouble(cert_dir, controllers=False,
+                       static_tokens={ADMIN_TOKEN: UserInfo("x", ["system:masters"])}).start()
+    with open(os.path.join(cert_dir, "ca.crt"), "rb") as f:
+        ca = f.read()
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap
+    admin = apiclient.Client(double.url, ca_pem=ca, token=ADMIN_TOKEN)
+    cm = bootstrap.cluster_info_configmap(double.url, ca)
+    for obj in bootstrap.cluster_info_rbac() + [cm]:
+        admin.apply_object(obj)
+    yield double, admin, cm
+    double.stop()
+
+
+def test_mitm_with_forged_jws_is_refused(mitm):
+    double, admin, cm = mitm
+    content = cm["data"]["kubeconfig"]
+    cm["data"]["jws-kubeconfig-abcdef"] = tokens.detached_jws(content, "abcdef", "guessedsecret000")
+    admin.apply_object(cm)
+    with pytest.raises(DiscoveryError, match="JWS signature check failed"):
+        discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [PIN1], timeout=5, interval=0.2)
+    # even without pins (unsafe skip) a forged signature is refused
+    with pytest.raises(DiscoveryError, match="JWS signature check failed"):
+        discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [], unsafe_skip=True, timeout=5)
+
+
+def test_mitm_without_jws_is_refused(mitm):
+    double, _admin, _cm = mitm
+    with pytest.raises(DiscoveryError, match="no JWS signature"):
+        discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [PIN1], timeout=1, interval=0.2)
+
+
+def test_mitm_replaying_the_real_signed_cluster_info_fails_the_pin_or_tls(lab, mitm):
+    """An attacker replaying the genuine signed cluster-info cannot make us trust its own CA:
+    the CA in it is the real one, so the TLS re-fetch against the attacker fails."""
+    lab.wait_signed()
+    double, admin, cm = mitm
+    real = lab.admin.get("ConfigMap", "cluster-info", "kube-public")
+    cm["data"] = real["data"]
+    admin.apply_object(cm)
+    with pytest.raises(DiscoveryError, match="TLS re-fetch check failed"):
+        discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [lab.pin], timeout=5, interval=0.2)
+
+
+# --- file discovery ---------------------------------------------------------------------------------
+
+def _discovery_kubeconfig(server: str, ca_pem: bytes, user=None) -> str:
+    doc = {"apiVersion": "v1", "kind": "Config",
+           "clusters": [{"name": "c", "cluster": {"server": server,
+                                                  "certificate-authority-data": base64.b64encode(ca_pem).decode()}}],
+           "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}], "current-context": "x",
+           "users": [{"name": "u", "user": user or {}}]}
+    return yaml.safe_dump(doc)
+
+
+def test_file_discovery_local_without_credentials_uses_token(lab, tmp_path):
+    path = tmp_path / "discovery.conf"
+    path.write_text(_discovery_kubeconfig(lab.url, lab.ca_pem))
+    found = discovery.file_discovery(str(path), TOKEN, timeout=5)
+    assert found.token == TOKEN and found.server == lab.url and found.method == "file"
+    assert found.cluster_info  # refreshed from cluster-info over verified TLS
+    with pytest.raises(DiscoveryError, match="no credentials"):
+        discovery.file_discovery(str(path), "", timeout=5)
+
+
+def test_file_discovery_with_credentials_and_endpoint_refresh(lab, tmp_path):
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
+    path = tmp_path / "discovery.conf"
+    path.write_text(_discovery_kubeconfig(lab.url, lab.ca_pem, {"token": TOKEN}))
+    # with credentials: cluster-info is bound to system:anonymous only -> 403, TLS verified, proceed
+    warnings = []
+    found = discovery.file_discovery(str(path), "", timeout=5, warnings=warnings)
+    assert found.token == TOKEN and found.server == lab.url
+    assert any("403" in w for w in warnings)
+    # without credentials (anonymous read): the cluster moved its advertised endpoint: cluster-info names another one -> adopted, warned
+    moved = f"https://cp1:{lab.double.port}"
+    lab.admin.apply_object(bootstrap.cluster_info_configmap(moved, lab.ca_pem))
+    path.write_text(_discovery_kubeconfig(lab.url, lab.ca_pem))
+    warnings = []
+    found = discovery.file_discovery(str(path), TOKEN, timeout=5, warnings=warnings)
+    assert found.token == TOKEN
+    assert found.server == moved and any("differs" in w for w in warnings)
+
+
+def test_file_discovery_wrong_ca_is_refused(lab, tmp_path):
+    other = testpki.new_ca()
+    path = tmp_path / "discovery.conf"
+    path.write_text(_discovery_kubeconfig(lab.url, other.cert_pem))
+    with pytest.raises(DiscoveryError, match="TLS check failed"):
+        discovery.file_discovery(str(path), TOKEN, timeout=5)
+
+
+@pytest.fixture
+def https_file_server(tmp_path):
+    cert_dir = str(tmp_path / "web")
+    ca = testpki.write_cert_dir(cert_dir, hosts=("127.0.0.1", "localhost"))
+    content = {"body": b""}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            self.send_response(200 if self.path == "/cluster-info.yaml" else 404)
+            self.end_headers()
+            if self.path == "/cluster-info.yaml":
+                self.wfile.write(content["body"])
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(os.path.join(cert_dir, "apiserver.crt"), os.path.join(cert_dir, "apiserver.key"))
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://127.0.0.1:{httpd.server_address[1]}", os.path.join(cert_dir, "ca.crt"), content
+    httpd.shutdown()
+
+
+def test_file_discovery_https(lab, https_file_server):
+    base, ca_file, content = https_file_server
+    content["body"] = _discovery_kubeconfig(lab.url, lab.ca_pem).encode()
+    found = discovery.file_discovery(base + "/cluster-info.yaml", TOKEN, discovery_ca_file=ca_file, timeout=5)
+    assert found.server == lab.url and found.ca_pem.strip() == lab.ca_pem.strip()
+    # without the web server's CA the download itself is refused
+    with pytest.raises(DiscoveryError, match="cannot fetch"):
+        discovery.file_discovery(base + "/cluster-info.yaml", TOKEN, timeout=5)
