@@ -21,7 +21,7 @@ from joserfc import jws as jose_jws
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import OctKey
 
-from tests.integration.test_init_playbook import IGNORE, run_playbook
+from tests.integration.test_init_playbook import IGNORE, run_playbook, run_task
 from tests.support.apiserver.server import ApiDouble
 from tests.support.apiserver.testing import free_port
 
@@ -152,3 +152,29 @@ def test_full_init_against_double(cluster, kubectl, kubectl_env):
     assert again["changed"] is False, again.get("api")
     assert again["join"]["token"] == token
     assert resource_versions(kubectl, kubectl_env, rootfs) == before
+
+
+def test_init_then_join_a_worker_end_to_end(cluster, openssl, kubectl, kubectl_env):
+    """The product's own flow: kubeadm_init's join facts fed to kubeadm_join (module TLS bootstrap)."""
+    full = run_playbook(cluster["tmp"], cluster["args"], name="init")
+    assert not full.get("failed"), full["_stdout"]
+    worker = str(cluster["tmp"] / "w1")
+    os.makedirs(worker)
+    join_args = dict(full["join"], rootfs=worker, node_name="w1", tls_bootstrap_mode="module",
+                     ignore_preflight_errors=["all"])
+    joined = run_task(cluster["tmp"], "kubeboot.cluster.kubeadm_join", join_args, name="join")
+    assert not joined.get("failed"), joined["_stdout"]
+    assert joined["changed"] is True
+    assert full["join"]["token"].split(".")[1] not in joined["_stdout"]
+    current = os.path.join(worker, "var/lib/kubelet/pki/kubelet-client-current.pem")
+    pem = os.path.join(worker, os.readlink(current).lstrip("/"))
+    ca = os.path.join(cluster["rootfs"], "etc/kubernetes/pki/ca.crt")
+    verify = subprocess.run([openssl, "verify", "-CAfile", ca, pem], capture_output=True, text=True)
+    assert verify.returncode == 0, verify.stderr
+    whoami = subprocess.run([kubectl, "--server", cluster["double"].url, "--certificate-authority", ca,
+                             "--client-certificate", pem, "--client-key", pem, "auth", "whoami", "-o", "json"],
+                            capture_output=True, text=True, env=kubectl_env, timeout=60)
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "system:node:w1"
+    again = run_task(cluster["tmp"], "kubeboot.cluster.kubeadm_join", join_args, name="join-again")
+    assert again["changed"] is False, again["_stdout"]

@@ -17,14 +17,13 @@ LOCAL_ONLY = ["wait-control-plane", "upload-config", "upload-certs", "mark-contr
 IGNORE = ["FileExisting-cp", "FileExisting-losetup", "FileExisting-mount"]
 
 
-def run_playbook(tmp_path, task_args: dict, *extra, name="play") -> dict:
-    """Run one kubeadm_init task through ansible-playbook; return its registered result."""
+def run_task(tmp_path, module: str, task_args: dict, *extra, name="play") -> dict:
+    """Run one task of `module` through ansible-playbook; return its registered result."""
     out = tmp_path / f"{name}.result.json"
     playbook = [{
-        "name": "init", "hosts": "localhost", "gather_facts": False,
+        "name": name, "hosts": "localhost", "gather_facts": False,
         "tasks": [
-            {"name": "init", "kubeboot.cluster.kubeadm_init": task_args, "register": "r",
-             "ignore_errors": True},
+            {"name": name, module: task_args, "register": "r", "ignore_errors": True},
             {"name": "save", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": str(out),
                                                        "mode": "0600"},
              "check_mode": False, "diff": False},
@@ -42,6 +41,11 @@ def run_playbook(tmp_path, task_args: dict, *extra, name="play") -> dict:
     result = json.loads(out.read_text())
     result["_stdout"] = proc.stdout + proc.stderr
     return result
+
+
+def run_playbook(tmp_path, task_args: dict, *extra, name="play") -> dict:
+    """Run one kubeadm_init task through ansible-playbook."""
+    return run_task(tmp_path, "kubeboot.cluster.kubeadm_init", task_args, *extra, name=name)
 
 
 def base_args(rootfs: str) -> dict:
