@@ -22,11 +22,11 @@ link:
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/kubeboot/cluster
 
 # Fast suite (CI): lint + docs + every test not marked slow. Exit 5 (no tests) fails.
-test: venv link lint
+test: venv link lint sanity
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-test-all: venv link lint
+test-all: venv link lint sanity
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
@@ -34,8 +34,17 @@ lint: venv link
 	$(PY) tests/tools/check_docs.py
 	cd $(COLLECTIONS)/ansible_collections/kubeboot/cluster && ansible-lint --profile production --offline -q playbooks roles
 
-sanity: venv link
-	cd $(COLLECTIONS)/ansible_collections/kubeboot/cluster && ansible-test sanity --python 3.11 --color no plugins
+# ansible-test needs a real ansible_collections/<ns>/<name> tree under git, and fetches pip's
+# get-pip.py from a host these machines cannot reach: give it a stand-in that uses ensurepip.
+SANITY_TREE := build/sanity/ansible_collections/kubeboot/cluster
+sanity: venv
+	rm -rf build/sanity && mkdir -p $(SANITY_TREE)
+	git ls-files -co --exclude-standard plugins meta roles playbooks galaxy.yml README.md COPYING \
+	  | tar -cf - -T - | tar -C $(SANITY_TREE) -xf -
+	cd $(SANITY_TREE) && git init -q && git add -A
+	mkdir -p $(HOME)/.ansible/test/cache
+	for v in 24_2 25_0 25_1 25_2 25_3; do cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$$v.py; done
+	cd $(SANITY_TREE) && ansible-test sanity --python $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
 
 # Until the podman lab lands: initialise a control plane into ./lab/rootfs on localhost.
 lab: venv link

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Options of the modules that talk to the Kubernetes API with a kubeconfig."""
 from __future__ import annotations
 

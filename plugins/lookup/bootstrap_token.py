@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -11,7 +11,7 @@ description:
   - Returns a new random token C([a-z0-9]{6}.[a-z0-9]{16}) drawn from a CSPRNG with kubeadm's algorithm
     (rejection sampling, 36-character alphabet). Nothing is stored and no API is called.
   - Each call returns a new token; store it (e.g. with M(ansible.builtin.set_fact)) to use it twice.
-author: kubeboot developers
+author: kubeboot developers (@kubeboot)
 options:
   count:
     description: How many tokens to return (the lookup returns a list of that length).
@@ -51,4 +51,4 @@ class LookupModule(LookupBase):
         count = self.get_option("count")
         if count < 1:
             raise AnsibleError(f"bootstrap_token: count must be at least 1, got {count}")
-        return [generate_token() for _ in range(count)]
+        return [generate_token() for _unused in range(count)]

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small Kubernetes API client on the standard library (http.client + ssl).
 
 Covers what kubeadm's phases need: get/list/create/update/patch/delete, a
@@ -22,8 +22,8 @@ import tempfile
 import time
 import urllib.parse
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
 
 PATCH_TYPES = {
@@ -388,7 +388,7 @@ class Client:
         object already contains every wanted field (so reruns rewrite nothing)."""
         meta = obj.get("metadata") or {}
         path = object_path(obj)
-        for _ in range(attempts):
+        for _unused in range(attempts):
             try:
                 live = self.request("GET", path)
             except errors.NotFound:

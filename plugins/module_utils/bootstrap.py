@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Every API object `kubeadm init` creates, as plain dicts, and the API phases that
 apply them idempotently (kubeadm phases bootstraptoken, uploadconfig, copycerts,
 markcontrolplane, addons/dns, addons/proxy, kubelet-finalize).
@@ -18,8 +18,8 @@ import hashlib
 import os
 import time
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil
@@ -574,7 +574,7 @@ def kubeadm_certs_secret(data: dict, owner_secret: dict) -> dict:
 def _apply_all(client, objects, check_mode: bool = False) -> tuple:
     changed, names = False, []
     for obj in objects:
-        did, _ = client.apply_object(obj, check_mode=check_mode)
+        did, _unused = client.apply_object(obj, check_mode=check_mode)
         changed = changed or did
         if did:
             meta = obj["metadata"]
@@ -648,7 +648,7 @@ def _patch_node(client, name: str, timeout: float, make_patch) -> bool:
     """Wait for the Node, then apply make_patch(node) (None = nothing to do); retries conflicts."""
     from ansible_collections.kubeboot.cluster.plugins.module_utils.apiclient import wait_for
     node = wait_for(lambda: client.get_or_none("Node", name), timeout, 1.0, what=f"Node {name!r} to register")
-    for _ in range(5):
+    for _unused in range(5):
         patch = make_patch(node)
         if patch is None:
             return False
@@ -716,7 +716,7 @@ def ensure_token(client, token: str = "", ttl=C.DEFAULT_TOKEN_TTL, expires=None,
     spec = _token_spec({"ttl": ttl, "expires": expires, "usages": list(usages), "groups": list(groups),
                         "description": description})
     if token:
-        token_id, _ = tokens.split_token(token)
+        token_id, _unused = tokens.split_token(token)
         live = client.get_or_none("Secret", tokens.secret_name(token_id), C.KUBE_SYSTEM)
         if live is not None:
             try:
@@ -819,7 +819,7 @@ def upload_certs(client, cfg, fs, certificate_key: str, now=None) -> dict:
         owner = client.create(tokens.token_secret(token, ttl=C.CERT_TOKEN_TTL, usages=(), groups=(),
                                                   description=CERT_TOKEN_DESCRIPTION, now=now))
         if not (owner.get("metadata") or {}).get("uid"):
-            owner = client.get("Secret", tokens.secret_name(token.split(".")[0]), C.KUBE_SYSTEM)
+            owner = client.get("Secret", tokens.secret_name(token.split(".", 1)[0]), C.KUBE_SYSTEM)
         secret = kubeadm_certs_secret(encrypt_certs(plain, key), owner)
         if live is None:
             client.create(secret)
@@ -872,7 +872,7 @@ def addon_coredns(client, cfg) -> dict:
             # kubeadm CreateOrRetainConfigMap: a user-edited Corefile is kept
             did = _create_or_retain(client, obj)
         else:
-            did, _ = client.apply_object(obj)
+            did, _unused = client.apply_object(obj)
         if did:
             changed = True
             names.append(f"{obj['kind']}/{obj['metadata']['name']}")

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeadm v1beta4 configuration model: defaults, validation, merge of module options.
 
 The model is kubeadm's own API shape as plain dicts (camelCase keys), fully
@@ -15,8 +15,8 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, InvalidValue
@@ -638,7 +638,7 @@ def _check_endpoint(b: _Builder) -> None:
         raise ConfigError(field, cpe, "host or host:port")
     if cpe:
         try:
-            host, _ = netutil.split_host_port(cpe)
+            host, _unused = netutil.split_host_port(cpe)
         except InvalidValue as exc:
             raise ConfigError(field, cpe, exc.allowed) from None
         if not (netutil.is_ip(host) or is_dns1123_subdomain(host)):

@@ -12,14 +12,14 @@ from __future__ import annotations
 import traceback
 
 try:
-    import yaml
+    import yaml  # noqa: F401  pylint: disable=unused-import
     YAML_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised on bare nodes only
     yaml = None
     YAML_IMPORT_ERROR = traceback.format_exc()
 
 try:
-    import cryptography
+    import cryptography  # noqa: F401  pylint: disable=unused-import
     CRYPTOGRAPHY_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover
     cryptography = None

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How a joining node finds and trusts its cluster (kubeadm discovery/token, discovery/file).
 
 Token discovery: read kube-public/cluster-info anonymously without TLS verification,
@@ -21,10 +21,14 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+try:  # reported by the module (deps.fail_if_missing) when absent
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover
+    HAS_CRYPTOGRAPHY = False
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, errors, netutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError

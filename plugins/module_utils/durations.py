@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Go time.Duration strings ("24h0m0s", "90m", "1.5h", "0") as kubeadm reads and writes them."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small etcd v3 client over etcd's gRPC-gateway JSON API (http.client + ssl, mutual TLS).
 
 Covers what kubeadm's etcd phases need (kubeadm util/etcd): member list / add (as learner) /
@@ -222,7 +222,7 @@ def initial_cluster(members, name: str, peer_url: str) -> list:
             out.append((name, peer_url))
         else:
             out.append((member.name or format(member.id, "x"), member.peer_urls[0]))
-    if not any(url == peer_url for _, url in out):
+    if not any(url == peer_url for _unused, url in out):
         out.append((name, peer_url))
     return out
 

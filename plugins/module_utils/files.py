@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Host filesystem access under a rootfs prefix, with atomic writes and change tracking.
 
 Everything that writes goes through a `Writer`: it compares the wanted bytes

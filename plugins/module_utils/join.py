@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`kubeadm join` as one call: config -> discovery -> phase selection -> handlers -> result.
 
 Discovery, the token check and reading the cluster's configuration (kubeadm-config,
@@ -13,8 +13,8 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, joinconfig, phases, preflight
@@ -345,8 +345,8 @@ def etcd_join(ctx: JoinContext) -> None:
     initial = _existing_initial_cluster(ctx) if not added["changed"] else None
     initial = initial or added["initial_cluster"]
     pod = manifests.static_pod(C.ETCD, cfg, ctx.fs)
-    pod["spec"]["containers"][0]["command"] = manifests.etcd_command(cfg, initial_cluster=initial,
-                                                                    initial_cluster_state="existing")
+    pod["spec"]["containers"][0]["command"] = manifests.etcd_command(
+        cfg, initial_cluster=initial, initial_cluster_state="existing")
     ctx.writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     path = manifests.manifest_path(C.ETCD)
     wrote = ctx.writer.write(path, manifests.to_yaml(pod), C.MODE_MANIFEST)

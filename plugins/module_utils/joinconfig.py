@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeadm v1beta4 JoinConfiguration: defaults, validation, merge of module options.
 
 `build_join_config(params)` returns a `JoinConfig`, an `InitConfig` look-alike (same
@@ -17,8 +17,8 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil
@@ -87,7 +87,7 @@ class JoinConfig(config_mod.InitConfig):
         if not isinstance(doc, dict):
             raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
         if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-            doc, _ = config_mod.convert_v1beta3("ClusterConfiguration", doc)
+            doc, _unused = config_mod.convert_v1beta3("ClusterConfiguration", doc)
         version = str(doc.get("kubernetesVersion") or "")
         if not re.match(r"\Av\d+\.\d+\.\d+", version):
             raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
@@ -132,7 +132,7 @@ def _load_file(path: str, warnings: list) -> dict:
     if found.get("apiVersion") == C.KUBEADM_API_V1BETA3:
         warnings.append(f"config {path}: JoinConfiguration uses the deprecated {C.KUBEADM_API_V1BETA3}; "
                         f"converted to {C.KUBEADM_API_V1BETA4}")
-        found, _ = config_mod.convert_v1beta3("JoinConfiguration", found)
+        found, _unused = config_mod.convert_v1beta3("JoinConfiguration", found)
         control = found.get("controlPlane")
         if isinstance(control, dict) and "joinControlPlane" in control:  # very old spelling
             control.update(control.pop("joinControlPlane") or {})

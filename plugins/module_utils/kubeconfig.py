@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeadm's kubeconfig phase: admin, super-admin, kubelet, controller-manager, scheduler.
 
 Each file embeds ca.crt and a client certificate signed by the cluster CA.
@@ -15,8 +15,8 @@ import binascii
 from dataclasses import dataclass
 from typing import Optional
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
@@ -151,7 +151,7 @@ def selected(only=None) -> list:
     names = [spec.name for spec in KUBECONFIGS]
     if only is None:
         return names
-    want = {str(n).split("/")[-1] for n in only}
+    want = {str(n).rsplit("/", 1)[-1] for n in only}
     want = {n[:-len(".conf")] if n.endswith(".conf") else n for n in want}
     unknown = sorted(want - set(names) - {"all", "kubeconfig"})
     if unknown:

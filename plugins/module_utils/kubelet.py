@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Kubelet files kubeadm writes: config.yaml, kubeadm-flags.env, instance-config.yaml, the drop-in.
 
 Mirrors kubeadm's componentconfigs/kubelet.go (defaults over the user's

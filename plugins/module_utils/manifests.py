@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Static Pod manifests of the control plane (kubeadm phases `control-plane` and `etcd/local`).
 
 Mirrors kubeadm's phases/controlplane/{manifests,volumes}.go, phases/etcd/local.go and
@@ -16,12 +16,14 @@ Per-minor behaviour (versions.md §4) keys on cfg.minor:
 """
 from __future__ import annotations
 
+import functools
+
 import math
 import os
 import re
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -47,8 +49,15 @@ _DEFAULT_AUTHZ_MODES = "Node,RBAC"
 # =============================================================================
 # YAML the way kubeadm writes it
 # =============================================================================
-class _Dumper(yaml.SafeDumper):
-    """SafeDumper that quotes like go-yaml: double quotes for strings that read as another type."""
+@functools.lru_cache(maxsize=1)
+def _dumper():
+    """SafeDumper that quotes like go-yaml: double quotes for strings that read as another type.
+    Built on first use, so importing this file never needs PyYAML."""
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    _Dumper.add_representer(str, _represent_str)
+    return _Dumper
 
 
 def _represent_str(dumper, data):
@@ -60,12 +69,9 @@ def _represent_str(dumper, data):
     return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 
-_Dumper.add_representer(str, _represent_str)
-
-
 def to_yaml(obj) -> str:
     """Serialise like sigs.k8s.io/yaml: sorted keys, block style, no line folding."""
-    return yaml.dump(obj, Dumper=_Dumper, default_flow_style=False, sort_keys=True,
+    return yaml.dump(obj, Dumper=_dumper(), default_flow_style=False, sort_keys=True,
                      width=1 << 30, allow_unicode=True)
 
 
@@ -110,7 +116,7 @@ def arguments_to_command(defaults: dict, overrides, minor: int) -> list:
     come first, followed by the sorted defaults (kubernetes#135400).
     """
     user = normalize_args(overrides)
-    names = {name for name, _ in user}
+    names = {name for name, _unused in user}
     base = sorted((k, v) for k, v in defaults.items() if k not in names)
     if minor >= 36:
         merged = user + base
@@ -176,7 +182,7 @@ def _health_check_timeout(cfg) -> float:
 # commands
 # =============================================================================
 def apiserver_command(cfg) -> list:
-    pki = lambda name: _pki(cfg, name)  # noqa: E731
+    pki = functools.partial(_pki, cfg)
     net = cfg.cluster["networking"]
     args = {
         "advertise-address": cfg.advertise_address,
@@ -301,7 +307,7 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
     """
     local = cfg.cluster.get("etcd", {}).get("local") or {}
     localhost = _localhost(cfg)
-    pki = lambda name: _pki(cfg, name)  # noqa: E731
+    pki = functools.partial(_pki, cfg)
     args = {
         "advertise-client-urls": client_url(cfg),
         "cert-file": pki("etcd/server.crt"),

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Small network helpers: CIDR indexing, host:port with IPv6 brackets, default-route address."""
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def parse_cidrs(value: str, field: str) -> list:
 
 def nth_ip(cidr: str, index: int) -> str:
     """The index-th address of the first CIDR in a comma list (10.96.0.0/12, 10 -> 10.96.0.10)."""
-    net = ipaddress.ip_network(str(cidr).split(",")[0].strip(), strict=False)
+    net = ipaddress.ip_network(str(cidr).split(",", 1)[0].strip(), strict=False)
     return str(net.network_address + index)
 
 
@@ -57,7 +57,7 @@ def split_host_port(endpoint: str, default_port=None) -> tuple:
     """'host:port', '[v6]:port', 'host' -> (host, port or default_port)."""
     text = endpoint.strip()
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, _unused, rest = text[1:].partition("]")
         port = rest[1:] if rest.startswith(":") else None
     elif text.count(":") == 1:
         host, port = text.split(":")

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeadm's phase trees as data, and the selection `skip_phases` works on.
 
 A tree is an ordered list of (group, [sub-phases]). A module registers one
@@ -82,7 +82,7 @@ def normalize_skip(tree, skip, field: str = "skip_phases") -> set:
         name = str(raw).strip().lower()
         if name not in allowed:
             raise InvalidValue(field, raw, "one of kubeadm's phase names: " + ", ".join(allowed))
-        group, _, sub = name.partition("/")
+        group, _unused, sub = name.partition("/")
         subs = dict(tree)[group]
         if not sub or sub == "all":
             skipped.update(f"{group}/{s}" for s in subs) if subs else skipped.add(group)
@@ -120,7 +120,7 @@ class Selection:
     def runs(self, name: str) -> bool:
         if "/" in name:
             return name not in self.skipped
-        return any(g == name for g, _ in self.groups())
+        return any(g == name for g, _unused in self.groups())
 
 
 def select(tree, skip, field: str = "skip_phases") -> Selection:

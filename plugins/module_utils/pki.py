@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kubeadm's certificate tree as data, and one generic create/verify/re-issue path.
 
 `CERTS` mirrors kubeadm's certlist.go (name, base file name, signing CA, CN,
@@ -23,11 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+try:  # reported by the module (deps.fail_if_missing) when absent
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover
+    HAS_CRYPTOGRAPHY = False
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil
@@ -47,7 +51,8 @@ _WILDCARD_RE = re.compile(r"\A\*\." + _DNS1123_LABEL + r"(\." + _DNS1123_LABEL +
 YEAR_SECONDS = 365 * 24 * 3600
 MAX_SERIAL = 2 ** 63 - 1  # serial is uniform in [1, MAX_SERIAL)
 SA_PHASE = "sa"
-USAGE_OIDS = {"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
+USAGE_OIDS = ({"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
+              if HAS_CRYPTOGRAPHY else {})
 _OID_USAGES = {oid.dotted_string: name for name, oid in USAGE_OIDS.items()}
 
 
@@ -192,7 +197,7 @@ def generate_keys(algorithm: str, count: int) -> list:
         raise InvalidValue("encryptionAlgorithm", algorithm, "one of " + ", ".join(C.ENCRYPTION_ALGORITHMS))
     workers = min(count, os.cpu_count() or 1)
     if count == 1 or workers == 1 or not algorithm.startswith("RSA-"):
-        return [generate_key(algorithm) for _ in range(count)]
+        return [generate_key(algorithm) for _unused in range(count)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(lambda _i: generate_key(algorithm), range(count)))
 
@@ -502,7 +507,7 @@ def selected_phases(cfg, only=None) -> list:
     """Phase names to run, in kubeadm order (etcd ones dropped with external etcd)."""
     names = list(PHASES)
     if only is not None:
-        wanted_names = {str(n).split("/")[-1] for n in only}
+        wanted_names = {str(n).rsplit("/", 1)[-1] for n in only}
         unknown = sorted(wanted_names - set(PHASES) - {"all", "certs"})
         if unknown:
             raise InvalidValue("certs phases", unknown, "names among " + ", ".join(PHASES))

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Preflight checks with kubeadm's names, so `ignore_preflight_errors` works the same.
 
 Unlike kubeadm, a node that is already set up by us passes: a port held by our

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The join's `kubelet-start` phase: the kubelet's client certificate via TLS bootstrap.
 
 Two modes:
@@ -17,12 +17,16 @@ import base64
 import hashlib
 import time
 
-import yaml
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+try:  # reported by the module (deps.fail_if_missing) when absent
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    HAS_CRYPTOGRAPHY = True
+except ImportError:  # pragma: no cover
+    HAS_CRYPTOGRAPHY = False
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfig, pki
 
@@ -107,7 +111,7 @@ def _read_host(fs, host_path) -> bytes:
     import os
     if not host_path or not host_path.startswith("/"):
         return b""
-    for _ in range(8):
+    for _unused in range(8):
         real = fs.path(host_path)
         if not os.path.islink(real):
             break
@@ -195,8 +199,9 @@ def request_certificate(client, node_name: str, timeout: float, interval: float 
                 return base64.b64decode(cert_b64), pki.key_to_pem(key), name
             last = None
         if clock() >= deadline:
-            detail = f" (last error: {last})" if last else " (not approved/signed: is the csrapprover " \
-                                                          "running and kubeadm:node-autoapprove-bootstrap bound?)"
+            detail = (f" (last error: {last})" if last else
+                      " (not approved/signed: is the csrapprover running and "
+                      "kubeadm:node-autoapprove-bootstrap bound?)")
             raise TLSBootstrapError(f"TLS bootstrap: timed out after {timeout:g}s waiting for the "
                                     f"CertificateSigningRequest {name} to be approved and signed{detail}; "
                                     "nothing was written")

@@ -1,14 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """`kubeadm token create|delete|list` as plain functions for the kubeadm_token* modules."""
 from __future__ import annotations
 
 import base64
 import os
 
-import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, tokens
@@ -111,3 +111,24 @@ def token_info(client, include_secrets: bool = False, now=None) -> dict:
         item["expires"] = None if row["expires"] == "<never>" else row["expires"]
         structured.append(item)
     return {"changed": False, "tokens": structured, "table": tokens.format_token_rows(rows)}
+
+
+def token_ids(client) -> list:
+    """Ids of the bootstrap tokens in the cluster (never their secrets)."""
+    names = (secret.get("metadata", {}).get("name", "") for secret in bootstrap.list_token_secrets(client))
+    return sorted(name[len(C.BOOTSTRAP_TOKEN_SECRET_PREFIX):] for name in names
+                  if name.startswith(C.BOOTSTRAP_TOKEN_SECRET_PREFIX))
+
+
+def token_diff(before_ids: list, result: dict, state: str) -> dict:
+    """--diff for kubeadm_token: the token ids before and after (a new random token shows as <new>)."""
+    after = set(before_ids)
+    if result.get("changed"):
+        token_id = result.get("token_id") or "<new>"
+        if state == "absent":
+            after.discard(token_id)
+        else:
+            after.add(token_id)
+    return {"before_header": "bootstrap tokens (ids)", "after_header": "bootstrap tokens (ids)",
+            "before": "".join(f"{i}\n" for i in sorted(before_ids)),
+            "after": "".join(f"{i}\n" for i in sorted(after))}

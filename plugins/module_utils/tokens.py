@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bootstrap tokens: format, generation, the Secret kubeadm writes, detached JWS,
 `kubeadm token list` output and the join command (cluster-bootstrap + kubeadm cmd/token.go)."""
 from __future__ import annotations
@@ -271,7 +271,7 @@ def token_list_row(parsed: dict, now=None) -> dict:
 def _tabwriter(lines: list, minwidth: int = 10, padding: int = 3) -> str:
     """Go text/tabwriter (padchar ' ', flags 0) for lines of tab-terminated cells + last text."""
     cells = [line.split("\t") for line in lines]
-    out_lines = [[] for _ in cells]
+    out_lines = [[] for _unused in cells]
     column = 0
     while True:
         rows = [i for i, row in enumerate(cells) if column < len(row) - 1]

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Offline version labels and the per-minor image tags kubeadm deploys.
 
 kubeadm resolves labels through dl.k8s.io; managed nodes here may have no
@@ -50,11 +50,11 @@ def resolve_version(label: str, field: str = "kubernetes_version") -> str:
         return _check_supported("v" + text.lstrip("v"), int(match.group(1)), int(match.group(2)), field, label)
     if not LABEL_RE.match(text):
         raise InvalidValue(field, label, ALLOWED)
-    kind, _, rest = text.partition("-")
+    kind, _unused, rest = text.partition("-")
     table = NEWEST_BUILD if kind == "latest" else NEWEST_PATCH
     if not rest or rest == "1":
         return table[max(table)]
-    major, _, minor = rest.partition(".")
+    major, _unused, minor = rest.partition(".")
     if major != "1" or int(minor) not in table:
         raise InvalidValue(field, label, ALLOWED)
     return table[int(minor)]
@@ -86,7 +86,7 @@ def _nearest(table: dict, minor: int) -> str:
 
 def etcd_version(version: str) -> str:
     """etcd image tag kubeadm deploys for a control-plane version."""
-    _, minor, patch = split(version)
+    _unused, minor, patch = split(version)
     early = ETCD_VERSION_EARLY.get(minor)
     if early and patch <= early[0]:
         return early[1]

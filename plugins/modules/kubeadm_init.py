@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -18,7 +18,7 @@ description:
     only a leaf whose SANs changed is re-issued from the existing CA. A rerun reports C(changed=false).
   - Every file is written atomically (temporary file, fsync, rename) with kubeadm's modes.
   - Starting the kubelet is not done here (the C(kubeboot.cluster.control_plane) role does it).
-author: kubeboot developers
+author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
 options:
@@ -214,6 +214,7 @@ changed_files:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.init import run_init
 
@@ -252,6 +253,7 @@ def argument_spec() -> dict:
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    deps.fail_if_missing(module)
     try:
         result = run_init(dict(module.params), check_mode=module.check_mode)
     except KubebootError as exc:

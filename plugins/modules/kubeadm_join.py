@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -27,7 +27,7 @@ description:
   - Idempotent - a node whose C(kubelet.conf) already holds a valid certificate of the discovered CA is
     not bootstrapped again; a rerun reports C(changed=false).
   - Starting or restarting the kubelet is not done here (the C(kubeboot.cluster.node) role does it).
-author: kubeboot developers
+author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
 options:
@@ -237,6 +237,7 @@ dry_run_dir:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.join import run_join
 
@@ -271,6 +272,7 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("discovery_file", "api_server_endpoint")])
+    deps.fail_if_missing(module)
     try:
         result = run_join(dict(module.params), check_mode=module.check_mode)
     except KubebootError as exc:

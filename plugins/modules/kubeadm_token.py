@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -18,7 +18,7 @@ description:
     reused (C(changed=false)); set O(reuse=false) to always create a new one, like C(kubeadm token create).
   - With O(print_join_command=true) returns RV(join_command), byte for byte what
     C(kubeadm token create --print-join-command) prints (without the final newline).
-author: kubeboot developers
+author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.api
 options:
@@ -72,9 +72,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Nothing is created or deleted; RV(changed) says whether it would be.
+    description: Nothing is created or deleted; the result says whether it would be.
   diff_mode:
-    support: none
+    support: full
+    description: Shows the token ids before and after; never a token secret.
 notes:
   - Token secrets are never logged by the module; only the RV(token) and RV(join_command) you asked for are returned.
 seealso:
@@ -128,6 +129,7 @@ join_command:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
@@ -154,12 +156,14 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "absent", ("token",))])
+    deps.fail_if_missing(module)
     p = module.params
     if p["certificate_key"] and not p["print_join_command"]:
         module.fail_json(msg="certificate_key can only be used together with print_join_command")
     fs = HostFS(p["rootfs"])
     try:
         client = tokencmd.client_for(fs, p["kubeconfig"], retry_timeout=p["api_timeout"])
+        before_ids = tokencmd.token_ids(client) if module._diff else []
         if p["state"] == "absent":
             result = tokencmd.token_absent(client, p["token"], check_mode=module.check_mode)
         else:
@@ -171,6 +175,8 @@ def main() -> None:
                                                                    p["certificate_key"])
     except KubebootError as exc:
         module.fail_json(msg=str(exc))
+    if module._diff:
+        result["diff"] = tokencmd.token_diff(before_ids, result, p["state"])
     if result.get("token") is None:
         result.pop("token", None)
     module.exit_json(**result)

@@ -1,7 +1,7 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -15,7 +15,7 @@ description:
   - Like kubeadm, expired tokens are listed (TTL C(<invalid>)) until the token cleaner removes them;
     they are marked with RV(tokens[].expired=true).
   - The secret half of each token is replaced by C(****************) unless O(include_secrets=true).
-author: kubeboot developers
+author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.api
 options:
@@ -28,7 +28,8 @@ attributes:
     support: full
     description: Read-only module.
   diff_mode:
-    support: none
+    support: N/A
+    description: An information module changes nothing.
 seealso:
   - module: kubeboot.cluster.kubeadm_token
 """
@@ -88,18 +89,24 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
 from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=dict(
+def argument_spec() -> dict:
+    return dict(
         include_secrets=dict(type="bool", default=False),
         kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
         rootfs=dict(type="path", default="/"),
         api_timeout=dict(type="int", default=60),
-    ), supports_check_mode=True)
+    )
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    deps.fail_if_missing(module)
     p = module.params
     try:
         client = tokencmd.client_for(HostFS(p["rootfs"]), p["kubeconfig"], retry_timeout=p["api_timeout"])

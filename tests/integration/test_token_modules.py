@@ -43,7 +43,8 @@ def test_token_modules_playbook(api_double, tmp_path):
         {"name": "check", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN), "check_mode": True,
          "register": "check"},
         {"name": "given", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
-                                                                  description="given"), "register": "given"},
+                                                                  description="given"), "register": "given",
+         "diff": True},
         {"name": "given again", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
                                                                         description="given"),
          "register": "given_again"},
@@ -63,6 +64,7 @@ def test_token_modules_playbook(api_double, tmp_path):
     assert results["check"]["changed"] is True
     assert results["given"]["changed"] is True
     assert results["given_again"]["changed"] is False
+    assert results["given"]["diff"]["after"] == "k8sbot\n" and results["given"]["diff"]["before"] == ""
     join = results["join"]
     assert join["changed"] is True and tokens.is_valid_token(join["token"])
     pin = tokencmd.ca_cert_hashes(double.ca_pem)[0]
