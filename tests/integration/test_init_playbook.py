@@ -123,3 +123,76 @@ def test_playbook_bad_input_fails_before_writing(tmp_path, bad, field):
     assert result.get("failed") is True
     assert field in result["msg"], result["msg"]
     assert tree_state(rootfs) == {}, "files were written despite bad input"
+
+
+def test_playbook_dry_run_writes_only_to_a_temp_dir(tmp_path, openssl):
+    rootfs = str(tmp_path / "root")
+    os.makedirs(rootfs)
+    result = run_playbook(tmp_path, dict(base_args(rootfs), dry_run=True), name="dry")
+    assert not result.get("failed"), result["_stdout"]
+    assert tree_state(rootfs) == {}, "dry run wrote into the node"
+    out = result["dry_run_dir"]
+    try:
+        verify = subprocess.run([openssl, "verify", "-CAfile", f"{out}/etc/kubernetes/pki/ca.crt",
+                                 f"{out}/etc/kubernetes/pki/apiserver.crt"], capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stderr
+        assert os.path.exists(f"{out}/etc/kubernetes/manifests/kube-apiserver.yaml")
+    finally:
+        subprocess.run(["rm", "-rf", out], check=False)
+
+
+KUBEADM_CONFIG = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+localAPIEndpoint:
+  advertiseAddress: 192.0.2.20
+  bindPort: 6443
+nodeRegistration:
+  name: from-file
+  criSocket: unix:///var/run/containerd/containerd.sock
+  kubeletExtraArgs:
+  - name: max-pods
+    value: "150"
+---
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+kubernetesVersion: v1.33.4
+controlPlaneEndpoint: k8s-api.example.test:6443
+networking:
+  podSubnet: 10.244.0.0/16
+  serviceSubnet: 10.112.0.0/12
+apiServer:
+  certSANs: [k8s-api.example.test, 203.0.113.7]
+  extraArgs:
+  - name: audit-log-maxage
+    value: "30"
+---
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+maxPods: 150
+"""
+
+
+def test_playbook_takes_a_real_kubeadm_config_file(tmp_path, openssl):
+    rootfs = str(tmp_path / "root")
+    os.makedirs(rootfs)
+    config = tmp_path / "kubeadm.yaml"
+    config.write_text(KUBEADM_CONFIG)
+    args = {"rootfs": rootfs, "config": str(config), "skip_phases": LOCAL_ONLY,
+            "ignore_preflight_errors": IGNORE}
+    result = run_playbook(tmp_path, args, name="config")
+    assert not result.get("failed"), result["_stdout"]
+    assert result["kubernetes_version"] == "v1.33.4" and result["node_name"] == "from-file"
+    text = subprocess.run([openssl, "x509", "-noout", "-ext", "subjectAltName", "-in",
+                           f"{rootfs}/etc/kubernetes/pki/apiserver.crt"], capture_output=True, text=True).stdout
+    for san in ("DNS:k8s-api.example.test", "IP Address:203.0.113.7", "IP Address:192.0.2.20",
+                "IP Address:10.112.0.1", "DNS:from-file"):
+        assert san in text
+    manifest = yaml.safe_load(open(f"{rootfs}/etc/kubernetes/manifests/kube-apiserver.yaml"))
+    command = manifest["spec"]["containers"][0]["command"]
+    assert "--audit-log-maxage=30" in command and "--service-cluster-ip-range=10.112.0.0/12" in command
+    assert manifest["spec"]["containers"][0]["image"] == "registry.k8s.io/kube-apiserver:v1.33.4"
+    kubelet = yaml.safe_load(open(f"{rootfs}/var/lib/kubelet/config.yaml"))
+    assert kubelet["maxPods"] == 150 and kubelet["clusterDNS"] == ["10.112.0.10"]
+    admin = yaml.safe_load(open(f"{rootfs}/etc/kubernetes/admin.conf"))
+    assert admin["clusters"][0]["cluster"]["server"] == "https://k8s-api.example.test:6443"

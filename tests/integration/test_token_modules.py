@@ -89,3 +89,21 @@ def test_token_modules_playbook(api_double, tmp_path):
     client = apiclient.Client.from_kubeconfig(open(kc, encoding="utf-8").read())
     left = [tokens.parse_token_secret(s)["token"] for s in bootstrap.list_token_secrets(client)]
     assert left == [join["token"]]
+
+
+def test_token_ttl_expiry_is_cleaned_up(api_double, tmp_path):
+    """A short-lived token made by the module shows in kubeadm_token_info, then the double's
+    tokencleaner (like kube-controller-manager's) deletes it once it expires."""
+    double = api_double()
+    common = {"kubeconfig": double.admin_kubeconfig}
+    results, _log = _play(tmp_path, [
+        {"name": "short", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="2s"),
+         "register": "short"},
+        {"name": "listed", "kubeboot.cluster.kubeadm_token_info": common, "register": "listed"},
+        {"name": "expire", "ansible.builtin.pause": {"seconds": 4}},
+        {"name": "gone", "kubeboot.cluster.kubeadm_token_info": common, "register": "gone"},
+    ], "ttl")
+    assert results["short"]["changed"] is True
+    listed = {row["id"]: row for row in results["listed"]["tokens"]}
+    assert listed["k8sbot"]["expires"] is not None and listed["k8sbot"]["ttl"] in ("0s", "1s", "2s")
+    assert "k8sbot" not in {row["id"] for row in results["gone"]["tokens"]}
