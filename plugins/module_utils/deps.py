@@ -46,3 +46,4 @@ def fail_if_missing(module) -> None:
     packages = " ".join(pkg for _name, pkg, _tb in gaps)
     module.fail_json(msg=missing_required_lib(names) + f" (on Debian/Ubuntu: apt-get install {packages})",
                      exception=gaps[0][2])
+

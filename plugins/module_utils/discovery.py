@@ -12,7 +12,6 @@ that CA and require the same bytes. Retries only while the data is not there yet
 from __future__ import annotations
 
 import base64
-import hashlib
 import http.client
 import os
 import re
@@ -23,12 +22,12 @@ from dataclasses import dataclass, field
 
 try:  # reported by the module (deps.fail_if_missing) when absent
     from cryptography import x509
-    from cryptography.hazmat.primitives import serialization
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover
     HAS_CRYPTOGRAPHY = False
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
+from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, errors, netutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError
@@ -71,12 +70,6 @@ def parse_pin(value, field: str = "discovery_token_ca_cert_hash", warnings=None)
     return "sha256:" + digest.lower()
 
 
-def spki_hash(cert: x509.Certificate) -> str:
-    der = cert.public_key().public_bytes(serialization.Encoding.DER,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo)
-    return "sha256:" + hashlib.sha256(der).hexdigest()
-
-
 class PinSet:
     """A set of allowed SPKI pins; `check(certs)` passes when any cert matches any pin."""
 
@@ -94,7 +87,7 @@ class PinSet:
     def check(self, certs) -> bool:
         if isinstance(certs, x509.Certificate):
             certs = [certs]
-        return any(spki_hash(cert) in self.pins for cert in certs)
+        return any(pki.spki_pin(cert) in self.pins for cert in certs)
 
 
 def load_ca_bundle(pem, source: str):
@@ -125,7 +118,7 @@ class Discovered:
 
     @property
     def ca_hash(self) -> str:
-        return spki_hash(load_ca_bundle(self.ca_pem, "cluster CA")[0])
+        return pki.spki_pin(load_ca_bundle(self.ca_pem, "cluster CA")[0])
 
     def client(self, **kwargs):
         """API client with the TLS bootstrap credentials, trusting only the discovered CA."""
@@ -218,11 +211,11 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
     ca_certs = load_ca_bundle(ca_pem, "cluster-info")
     if not pin_set:
         warnings.append("token discovery: CA pinning was skipped (discovery_token_unsafe_skip_ca_verification); "
-                        f"the cluster CA {spki_hash(ca_certs[0])} is trusted on the token signature alone")
+                        f"the cluster CA {pki.spki_pin(ca_certs[0])} is trusted on the token signature alone")
         return Discovered(server=found_server, ca_pem=ca_pem, method="token", token="",
                           cluster_info=kubeconfig, warnings=warnings)
     if not pin_set.check(ca_certs):
-        got = ", ".join(spki_hash(c) for c in ca_certs)
+        got = ", ".join(pki.spki_pin(c) for c in ca_certs)
         raise DiscoveryError(
             f"token discovery: CA pin check failed: the CA in cluster-info at {server} has public key "
             f"{got}, which matches none of the pinned hashes ({', '.join(sorted(pin_set.pins))}); "

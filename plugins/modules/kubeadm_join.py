@@ -237,8 +237,7 @@ dry_run_dir:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_phase_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.join import run_join
 
 
@@ -272,17 +271,7 @@ def argument_spec() -> dict:
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            mutually_exclusive=[("discovery_file", "api_server_endpoint")])
-    deps.fail_if_missing(module)
-    try:
-        result = run_join(dict(module.params), check_mode=module.check_mode)
-    except KubebootError as exc:
-        module.fail_json(msg=str(exc))
-    diffs = result.pop("diff", [])
-    if module._diff:
-        result["diff"] = diffs
-    for warning in result.pop("warnings", []):
-        module.warn(warning)
-    module.exit_json(**result)
+    run_phase_module(module, run_join)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,25 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Plumbing shared by the module shells (the only module_utils file that handles an AnsibleModule)."""
+from __future__ import annotations
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import fail_if_missing
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
+
+
+def run_phase_module(module, run) -> None:
+    """Shared body of the phase modules (kubeadm_init, kubeadm_join): call
+    run(params, check_mode), turn KubebootError into fail_json, diff only with --diff,
+    warnings through module.warn, then exit_json."""
+    fail_if_missing(module)
+    try:
+        result = run(dict(module.params), check_mode=module.check_mode)
+    except KubebootError as exc:
+        module.fail_json(msg=str(exc))
+    diffs = result.pop("diff", [])
+    if module._diff:  # pylint: disable=protected-access
+        result["diff"] = diffs
+    for warning in result.pop("warnings", []):
+        module.warn(warning)
+    module.exit_json(**result)
