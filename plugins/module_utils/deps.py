@@ -46,4 +46,3 @@ def fail_if_missing(module) -> None:
     packages = " ".join(pkg for _name, pkg, _tb in gaps)
     module.fail_json(msg=missing_required_lib(names) + f" (on Debian/Ubuntu: apt-get install {packages})",
                      exception=gaps[0][2])
-
