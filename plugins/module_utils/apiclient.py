@@ -153,6 +153,26 @@ def _as_bytes(value):
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
+
+def kubeconfig_material(section: dict, data_key: str, file_key: str, base_dir: str = ""):
+    """Bytes of a kubeconfig credential given inline (`<x>-data`, base64) or as a file path
+    (relative to the kubeconfig's directory); None when neither is set."""
+    if data_key and section.get(data_key):
+        try:
+            return base64.b64decode(section[data_key])
+        except (ValueError, TypeError):
+            raise errors.InvalidValue(f"kubeconfig {data_key}", "<data>", "base64") from None
+    path = section.get(file_key)
+    if not path:
+        return None
+    if base_dir and not os.path.isabs(path):
+        path = os.path.join(base_dir, path)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise errors.FileError(f"kubeconfig {file_key} {path}: {exc.strerror}") from None
+
 class Client:
     """Kubernetes API client. Anonymous + `insecure=True` is meant for token discovery only."""
 
@@ -230,18 +250,7 @@ class Client:
             raise errors.InvalidValue("kubeconfig", current, "a context whose cluster has a server")
 
         def data_or_file(section: dict, data_key: str, file_key: str):
-            if section.get(data_key):
-                return base64.b64decode(section[data_key])
-            if section.get(file_key):
-                path = section[file_key]
-                if base_dir and not os.path.isabs(path):
-                    path = os.path.join(base_dir, path)
-                try:
-                    with open(path, "rb") as handle:
-                        return handle.read()
-                except OSError as exc:
-                    raise errors.FileError(f"kubeconfig {file_key} {path}: {exc.strerror}") from None
-            return None
+            return kubeconfig_material(section, data_key, file_key, base_dir)
 
         token = user.get("token")
         if not token and user.get("tokenFile"):

@@ -27,7 +27,7 @@ except ImportError:  # pragma: no cover
     HAS_CRYPTOGRAPHY = False
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, errors, netutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError
@@ -122,7 +122,6 @@ class Discovered:
 
     def client(self, **kwargs):
         """API client with the TLS bootstrap credentials, trusting only the discovered CA."""
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
         if self.client_cert_pem and self.client_key_pem:
             return apiclient.Client(self.server, ca_pem=self.ca_pem, cert_pem=self.client_cert_pem,
                                     key_pem=self.client_key_pem, **kwargs)
@@ -156,7 +155,6 @@ _CLUSTER_INFO_PATH = f"/api/v1/namespaces/{C.KUBE_PUBLIC}/configmaps/{C.CLUSTER_
 
 
 def _client(server: str, **kwargs):
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
     return apiclient.Client(server, timeout=10.0, retry_timeout=0, **kwargs)
 
 
@@ -272,7 +270,6 @@ def _read_discovery_file(location: str, discovery_ca_file=None, timeout: float =
 def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_file=None,
                    timeout: float = 300.0, warnings=None) -> Discovered:
     """kubeadm discovery/file: a kubeconfig with server + CA; its credentials, or the token."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
     warnings = warnings if warnings is not None else []
     text = _read_discovery_file(location, discovery_ca_file)
     try:
@@ -355,21 +352,10 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
 
 
 def _data_or_file(section: dict, data_key: str, file_key: str, base_dir: str, location: str):
-    if data_key and section.get(data_key):
-        try:
-            return base64.b64decode(section[data_key])
-        except (ValueError, TypeError):
-            raise DiscoveryError(f"file discovery: {location}: {data_key} is not base64") from None
-    path = section.get(file_key)
-    if not path:
-        return None
-    if base_dir and not os.path.isabs(path):
-        path = os.path.join(base_dir, path)
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise DiscoveryError(f"file discovery: {location}: {file_key} {path}: {exc.strerror}") from None
+        return apiclient.kubeconfig_material(section, data_key, file_key, base_dir)
+    except errors.KubebootError as exc:
+        raise DiscoveryError(f"file discovery: {location}: {exc}") from None
 
 
 def discover(cfg, warnings=None, sleep=time.sleep, interval: float = DISCOVERY_RETRY_INTERVAL) -> Discovered:
