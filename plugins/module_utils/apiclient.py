@@ -230,7 +230,11 @@ class Client:
         """From kubeconfig text or dict: current-context's cluster (server, CA data/file,
         insecure-skip-tls-verify) and user (client cert/key data or files, token, tokenFile).
         Relative file paths resolve against base_dir (the kubeconfig's directory)."""
-        config = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, (str, bytes)) else kubeconfig
+        try:
+            config = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, (str, bytes)) else kubeconfig
+        except yaml.YAMLError as exc:
+            raise errors.InvalidValue("kubeconfig", "<content>",
+                                      f"a kubeconfig YAML document ({errors.yaml_problem(exc)})") from None
         if not isinstance(config, dict):
             raise errors.InvalidValue("kubeconfig", "<content>", "a kubeconfig YAML document")
         current = config.get("current-context") or ""

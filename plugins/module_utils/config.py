@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, InvalidValue
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, InvalidValue
 
 
 @dataclass
@@ -425,6 +425,7 @@ OPTION_PATHS = {
     "certificate_key": ("init", "certificateKey"),
 }
 FLAG_OPTIONS = ("upload_certs", "skip_token_print", "config")
+_SECRET_OPTIONS = ("token", "certificate_key")
 
 
 class _Builder:
@@ -449,8 +450,11 @@ class _Builder:
         missing = object()
         in_file = _get(self.file[doc], path, missing)
         if in_file is not missing and in_file != value:
-            self.warnings.append(f"option {option}={value!r} overrides {path}={in_file!r} "
-                                 f"from the config file")
+            if option in _SECRET_OPTIONS:  # never repeat a token or certificate key
+                self.warnings.append(f"option {option} overrides {path} from the config file")
+            else:
+                self.warnings.append(f"option {option}={value!r} overrides {path}={in_file!r} "
+                                     f"from the config file")
         _set(self.docs[doc], path, value)
         self.sources[(doc, path)] = option
 
@@ -469,14 +473,14 @@ def _new_documents(file_docs: dict) -> tuple:
 
 def _default_tokens(tokens) -> list:
     if tokens is not None and not isinstance(tokens, list):
-        raise ConfigError("bootstrapTokens", tokens, "a list of bootstrap tokens")
+        raise ConfigError("bootstrapTokens", HIDDEN, "a list of bootstrap tokens")
     template = default_init_configuration()["bootstrapTokens"][0]
     if not tokens:
         return [template]
     out = []
     for index, token in enumerate(tokens):
         if not isinstance(token, dict):
-            raise ConfigError(f"bootstrapTokens[{index}]", token, "a mapping (token, ttl, usages, groups)")
+            raise ConfigError(f"bootstrapTokens[{index}]", HIDDEN, "a mapping (token, ttl, usages, groups)")
         out.append(_deep_merge(template, token))
     return out
 
@@ -687,7 +691,7 @@ def _check_tokens(b: _Builder) -> None:
         base = f"bootstrapTokens.{index}"
         value = token.get("token") or ""
         if value and not re.match(C.TOKEN_RE, str(value)):
-            raise ConfigError(b.field("init", base + ".token"), value,
+            raise ConfigError(b.field("init", base + ".token"), HIDDEN,
                               "a bootstrap token like abcdef.0123456789abcdef ([a-z0-9]{6}.[a-z0-9]{16})")
         token["token"] = value
         ttl_field = b.field("init", base + ".ttl")
@@ -737,7 +741,7 @@ def _check_pki(b: _Builder) -> None:
                           + ("" if minor >= 34 else " (ECDSA-P384 needs Kubernetes 1.34 or newer)"))
     key = b.get("init", "certificateKey") or ""
     if key and not _HEX64_RE.match(str(key)):
-        raise ConfigError(b.field("init", "certificateKey"), key,
+        raise ConfigError(b.field("init", "certificateKey"), HIDDEN,
                           "64 hexadecimal characters (an AES-256 key, e.g. from `kubeadm certs certificate-key`)")
     cert_dir = b.get("cluster", "certificatesDir")
     if not isinstance(cert_dir, str) or not cert_dir.startswith("/"):

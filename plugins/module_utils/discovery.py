@@ -92,7 +92,7 @@ class PinSet:
 
 def load_ca_bundle(pem, source: str):
     try:
-        certs = x509.load_pem_x509_certificates(pem if isinstance(pem, bytes) else str(pem).encode())
+        certs = pki.load_certificates(pem)
     except ValueError as exc:
         raise DiscoveryError(f"{source}: certificate-authority-data holds no valid PEM certificate ({exc})") \
             from None
@@ -133,7 +133,7 @@ def parse_cluster_info(text: str, source: str = "cluster-info") -> tuple:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DiscoveryError(f"{source}: the kubeconfig is not valid YAML ({exc})") from None
+        raise DiscoveryError(f"{source}: the kubeconfig is not valid YAML ({errors.yaml_problem(exc)})") from None
     clusters = (doc or {}).get("clusters") if isinstance(doc, dict) else None
     if not clusters or not isinstance(clusters, list):
         raise DiscoveryError(f"{source}: the kubeconfig defines no cluster")
@@ -275,7 +275,8 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise DiscoveryError(f"file discovery: {location} is not valid YAML ({exc})") from None
+        raise DiscoveryError(f"file discovery: {location} is not valid YAML ({errors.yaml_problem(exc)})") \
+            from None
     if not isinstance(doc, dict) or not doc.get("clusters"):
         raise DiscoveryError(f"file discovery: {location} must be a kubeconfig with at least one cluster")
     base_dir = os.path.dirname(location) if not location.startswith("https://") else ""
@@ -352,6 +353,10 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
 
 
 def _data_or_file(section: dict, data_key: str, file_key: str, base_dir: str, location: str):
+    if location.startswith("https://") and section.get(file_key) and not (data_key and section.get(data_key)):
+        # a downloaded file must not make this node read its own files and send them to a server it names
+        raise DiscoveryError(f"file discovery: {location}: {file_key} names a local file, which a discovery "
+                             f"file fetched over HTTPS may not do; embed it ({data_key or 'token'})")
     try:
         return apiclient.kubeconfig_material(section, data_key, file_key, base_dir)
     except errors.KubebootError as exc:

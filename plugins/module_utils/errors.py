@@ -68,3 +68,15 @@ class DiscoveryError(KubebootError):
 
 class TimeoutError_(KubebootError):
     """A bounded wait ran out."""
+
+
+HIDDEN = "<hidden>"
+
+
+def yaml_problem(exc) -> str:
+    """A YAML parse error as 'line L, column C: problem', without the source snippet PyYAML
+    appends to str(exc) (the offending line may hold a token or private key material)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or type(exc).__name__
+    return f"{where}{problem}"

@@ -305,7 +305,9 @@ def _defaults(doc: dict, sources: _Sources, warnings: list, default_address) -> 
     control = doc.get("controlPlane")
     if control is not None:
         if not isinstance(control, dict):
-            raise ConfigError("controlPlane", control, "a mapping (localAPIEndpoint, certificateKey)")
+            # not repeated: a mistyped `controlPlane: <certificate key>` would be printed
+            raise ConfigError("controlPlane", f"<{type(control).__name__}>",
+                              "a mapping (localAPIEndpoint, certificateKey)")
         endpoint = control.setdefault("localAPIEndpoint", {})
         endpoint.setdefault("bindPort", C.APISERVER_PORT)
         address = str(endpoint.get("advertiseAddress") or "").strip()

@@ -96,7 +96,7 @@ def existing_kubelet_identity(fs, ca_pem, server: str = ""):
     try:
         cert = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, None)
-        cas = x509.load_pem_x509_certificates(ca_pem if isinstance(ca_pem, bytes) else ca_pem.encode())
+        cas = pki.load_certificates(ca_pem)
     except (ValueError, TypeError):
         return None
     if not pki.check_pair(cert, key) or not any(pki.signed_by(cert, ca) for ca in cas):
@@ -196,7 +196,8 @@ def request_certificate(client, node_name: str, timeout: float, interval: float 
                     f"{cond.get('message', '')}); nothing was written")
             cert_b64 = (live.get("status") or {}).get("certificate")
             if cert_b64 and _condition(live, "Approved"):
-                return base64.b64decode(cert_b64), pki.key_to_pem(key), name
+                cert_pem = _issued_certificate(cert_b64, key, name)
+                return cert_pem, pki.key_to_pem(key), name
             last = None
         if clock() >= deadline:
             detail = (f" (last error: {last})" if last else
@@ -206,6 +207,20 @@ def request_certificate(client, node_name: str, timeout: float, interval: float 
                                     f"CertificateSigningRequest {name} to be approved and signed{detail}; "
                                     "nothing was written")
         sleep(interval)
+
+
+def _issued_certificate(cert_b64, key, name: str) -> bytes:
+    """The signed certificate, only when it is a PEM certificate for our key (else nothing is written)."""
+    try:
+        cert_pem = base64.b64decode(cert_b64)
+        cert = x509.load_pem_x509_certificate(cert_pem)
+    except (ValueError, TypeError):
+        raise TLSBootstrapError(f"TLS bootstrap: the CertificateSigningRequest {name} holds no readable PEM "
+                                "certificate; nothing was written") from None
+    if not pki.check_pair(cert, key):
+        raise TLSBootstrapError(f"TLS bootstrap: the certificate issued for CertificateSigningRequest {name} "
+                                "is not for this node's key; nothing was written")
+    return cert_pem
 
 
 def client_pem_path(now=None) -> str:
@@ -220,7 +235,7 @@ def write_kubelet_identity(writer, cert_pem: bytes, key_pem: bytes, server: str,
     data = cert_pem.rstrip(b"\n") + b"\n" + key_pem
     changed = [writer.write(path, data, C.MODE_KEY, secret=True)]
     changed.append(writer.symlink(C.KUBELET_CLIENT_CURRENT, path))
-    changed.append(writer.write(KUBELET_CONF, kubelet_kubeconfig(server, ca_pem), C.MODE_KUBECONFIG))
+    changed.append(writer.write(KUBELET_CONF, kubelet_kubeconfig(server, ca_pem), C.MODE_KUBECONFIG, secret=True))
     changed.append(writer.remove(BOOTSTRAP_CONF))
     return [{"path": path, "changed": changed[0]},
             {"path": C.KUBELET_CLIENT_CURRENT, "changed": changed[1]},

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
@@ -16,13 +17,17 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.files import Host
 
 DEFAULT_KUBECONFIG = f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF}"
 MASK = "*" * 16
+CERTIFICATE_KEY_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 
 
 def load_kubeconfig(fs: HostFS, path: str) -> dict:
     text = fs.read_text(path)
     if text is None:
         raise errors.FileError(f"kubeconfig {path} does not exist (set kubeconfig, or run kubeadm_init first)")
-    config = yaml.safe_load(text)
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise errors.FileError(f"kubeconfig {path} is not valid YAML ({errors.yaml_problem(exc)})") from None
     if not isinstance(config, dict):
         raise errors.FileError(f"kubeconfig {path} is not a kubeconfig document")
     return config
@@ -49,17 +54,25 @@ def current_cluster(config: dict) -> dict:
 
 def ca_cert_hashes(ca_pem: bytes) -> list:
     """'sha256:<hex>' SPKI pin of every certificate in a PEM bundle."""
-    from cryptography import x509
     from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
     try:
-        certs = x509.load_pem_x509_certificates(ca_pem)
+        certs = pki.load_certificates(ca_pem)
     except ValueError as exc:
         raise errors.PKIError(f"cannot parse the cluster CA certificate(s): {exc}") from None
     return [pki.spki_pin(cert) for cert in certs]
 
 
+def check_certificate_key(certificate_key) -> None:
+    """InvalidValue (never repeating the value) unless empty or 64 hex characters."""
+    if certificate_key and not CERTIFICATE_KEY_RE.match(str(certificate_key)):
+        raise errors.InvalidValue("certificate_key", errors.HIDDEN,
+                                  "64 hexadecimal characters (from kubeadm_init upload_certs / "
+                                  "`kubeadm certs certificate-key`)")
+
+
 def join_command_for(fs: HostFS, kubeconfig_path: str, token: str, certificate_key=None) -> str:
     """What `kubeadm token create --print-join-command [--certificate-key K]` prints."""
+    check_certificate_key(certificate_key)
     cluster = current_cluster(load_kubeconfig(fs, kubeconfig_path))
     if cluster.get("certificate-authority-data"):
         ca_pem = base64.b64decode(cluster["certificate-authority-data"])

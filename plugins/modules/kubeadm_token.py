@@ -162,6 +162,7 @@ def main() -> None:
         module.fail_json(msg="certificate_key can only be used together with print_join_command")
     fs = HostFS(p["rootfs"])
     try:
+        tokencmd.check_certificate_key(p["certificate_key"])  # before any token is created
         client = tokencmd.client_for(fs, p["kubeconfig"], retry_timeout=p["api_timeout"])
         before_ids = tokencmd.token_ids(client) if module._diff else []
         if p["state"] == "absent":

@@ -59,6 +59,9 @@ def test_token_modules_playbook(api_double, tmp_path):
          "register": "absent_again"},
         {"name": "bad key use", "kubeboot.cluster.kubeadm_token": dict(common, certificate_key="ab" * 32),
          "register": "bad", "ignore_errors": True},
+        {"name": "bad key format", "kubeboot.cluster.kubeadm_token": dict(
+            common, print_join_command=True, reuse=False, certificate_key="zz" * 31 + " --ignore"),
+         "register": "bad_key", "ignore_errors": True},
     ], "tokens")
     assert tokens.is_valid_token(results["lk"]["ansible_facts"]["generated"])
     assert results["check"]["changed"] is True
@@ -77,6 +80,9 @@ def test_token_modules_playbook(api_double, tmp_path):
                                                                  "DESCRIPTION", "EXTRA", "GROUPS"]
     assert results["absent"]["changed"] is True and results["absent_again"]["changed"] is False
     assert results["bad"]["failed"] and "print_join_command" in results["bad"]["msg"]
+    # a malformed certificate key fails before a token is created, without repeating the key
+    assert results["bad_key"]["failed"] and "certificate_key" in results["bad_key"]["msg"]
+    assert "zz" * 31 not in log
 
     # the given token's secret never shows up in the -vvv log; the generated one only in the
     # results the user asked for (join / join again), never in the info listing

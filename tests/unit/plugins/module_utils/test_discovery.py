@@ -257,3 +257,19 @@ def test_file_discovery_https(lab, https_file_server):
     # without the web server's CA the download itself is refused
     with pytest.raises(DiscoveryError, match="cannot fetch"):
         discovery.file_discovery(base + "/cluster-info.yaml", TOKEN, timeout=5)
+
+
+@pytest.mark.parametrize("user_key", ["tokenFile", "client-key"])
+def test_https_discovery_file_may_not_name_local_files(lab, https_file_server, tmp_path, user_key):
+    """A downloaded discovery file naming a local file (e.g. tokenFile: /etc/...) would make the node
+    read it and send it (as a bearer token) to the server the file names: refused before any request."""
+    base, ca_file, content = https_file_server
+    local = tmp_path / "node-secret"
+    local.write_text("node-local-secret\n")
+    user = {user_key: str(local)}
+    if user_key == "client-key":
+        user["client-certificate-data"] = base64.b64encode(lab.ca_pem).decode()
+    content["body"] = _discovery_kubeconfig(lab.url, lab.ca_pem, user).encode()
+    with pytest.raises(DiscoveryError, match="local file") as exc:
+        discovery.file_discovery(base + "/cluster-info.yaml", TOKEN, discovery_ca_file=ca_file, timeout=5)
+    assert "node-local-secret" not in str(exc.value)
