@@ -19,7 +19,7 @@ from typing import Optional
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError, yaml_problem
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def parse_kubeconfig(text, source: str = "kubeconfig") -> dict:
     try:
         doc = yaml.safe_load(text) if text else None
     except yaml.YAMLError as exc:
-        raise PKIError(f"{source}: not valid YAML ({exc})") from None
+        raise PKIError(f"{source}: not valid YAML ({yaml_problem(exc)})") from None
     if not isinstance(doc, dict):
         raise PKIError(f"{source}: not a kubeconfig (expected a mapping)")
     contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or [] if isinstance(c, dict)}
@@ -113,6 +113,8 @@ def parse_kubeconfig(text, source: str = "kubeconfig") -> dict:
         "client_cert_pem": _decode(user.get("client-certificate-data"), "client-certificate-data", source),
         "client_key_pem": _decode(user.get("client-key-data"), "client-key-data", source),
         "token": user.get("token"),
+        "client_cert_file": user.get("client-certificate"),
+        "client_key_file": user.get("client-key"),
     }
 
 
@@ -135,8 +137,9 @@ def control_plane_endpoint(cfg) -> str:
 def server_for(spec: KubeconfigSpec, cfg) -> str:
     if spec.server == "local":
         return local_endpoint(cfg)
-    if spec.server == "kubelet" and cfg.feature_enabled(C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE,
-                                                        default=cfg.minor >= 33):
+    # ControlPlaneKubeletLocalMode: beta/on 1.33-1.34, GA and locked on 1.35, gate removed 1.36
+    if spec.server == "kubelet" and (cfg.minor >= 35 or cfg.feature_enabled(
+            C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE, default=cfg.minor >= 33)):
         return local_endpoint(cfg)
     return control_plane_endpoint(cfg)
 
@@ -195,7 +198,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
         plan = _Plan(spec, f"{C.KUBERNETES_DIR}/{spec.file}", server_for(spec, cfg), user_for(spec, cfg))
         plan.text = fs.read_bytes(plan.path)
         if plan.text is not None:
-            _check_existing(plan, ca, ca_path, now)
+            _check_existing(plan, ca, ca_path, now, fs)
         elif external:
             plan.reason = "missing"
         if plan.reason and external:
@@ -236,9 +239,14 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
     return results
 
 
-def _check_existing(plan: _Plan, ca, ca_path: str, now) -> None:
+def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     """Fill plan.reason (why it must be re-issued) / plan.warning from the file on disk."""
     info = parse_kubeconfig(plan.text.decode("utf-8", "replace"), plan.path)
+    if fs is not None and info["client_cert_pem"] is None and info["client_cert_file"] and info["client_key_file"]:
+        # Like kubeadm: credentials in files (kubelet.conf after kubelet-finalize points at
+        # /var/lib/kubelet/pki/kubelet-client-current.pem) are read from there.
+        info["client_cert_pem"] = fs.read_bytes(info["client_cert_file"])
+        info["client_key_pem"] = fs.read_bytes(info["client_key_file"])
     if info["ca_pem"] is None or not _same_pem(info["ca_pem"], ca.cert_pem):
         raise PKIError(f"{plan.path} exists but its certificate-authority-data is not {ca_path} "
                        f"(a kubeconfig for another cluster?): remove it or restore the matching CA")

@@ -142,9 +142,8 @@ def kubelet_flags(cfg, hostname=None, register_taints: bool = False) -> list:
         args["container-runtime-endpoint"] = cri_socket(cfg)
     if cfg.minor <= 34:
         args["pod-infra-container-image"] = versions.images(cfg)["pause"]
-    address = cfg.advertise_address
-    if address and address not in ("0.0.0.0", "::"):
-        args["node-ip"] = address
+    # kubeadm never writes --node-ip (phases/kubelet/flags.go buildKubeletArgsCommon): the kubelet
+    # picks the node IP itself; users set it through nodeRegistration.kubeletExtraArgs.
     taints = node_reg.get("taints")
     if register_taints and taints:
         args["register-with-taints"] = ",".join(_taint_str(t) for t in taints)
@@ -152,7 +151,7 @@ def kubelet_flags(cfg, hostname=None, register_taints: bool = False) -> list:
     node_name = arg_value(extra, "hostname-override") or cfg.node_name or hostname
     if node_name != hostname:
         args["hostname-override"] = node_name
-    return arguments_to_command(args, extra, cfg.minor)
+    return arguments_to_command(args, extra, cfg.version)
 
 
 def _taint_str(taint: dict) -> str:

@@ -5,14 +5,16 @@
 
 Mirrors kubeadm's phases/controlplane/{manifests,volumes}.go, phases/etcd/local.go and
 util/staticpod/utils.go: the Pod is built as a dict and serialised the way kubeadm's
-sigs.k8s.io/yaml does it (keys sorted, `creationTimestamp: null`, `status: {}`,
+sigs.k8s.io/yaml does it (keys sorted, `creationTimestamp: null` up to 1.33, `status: {}`,
 block lists, strings that would read as another type double-quoted).
 
 Per-minor behaviour (versions.md §4) keys on cfg.minor:
 - 1.34+: probes use the named container port `probe-port`.
 - 1.34/1.35: etcd 3.6 flags unless the etcd image tag is older than 3.6; 1.36+: always 3.6 flags.
-- 1.36+: no flex-volume mount in kube-controller-manager; user extraArgs keep their order
-  (placed before the sorted defaults), older minors sort everything.
+- 1.34+: no `creationTimestamp: null` in metadata (apimachinery omitzero, kubernetes#130989).
+- 1.36+: no flex-volume mount in kube-controller-manager.
+- user extraArgs keep their order (placed before the sorted defaults) from 1.36.0 and the
+  kubernetes#135400 backports (1.35.1+, 1.34.4+, 1.33.8+); older versions sort everything.
 """
 from __future__ import annotations
 
@@ -107,18 +109,42 @@ def arg_value(extra_args, name: str):
     return found
 
 
-def arguments_to_command(defaults: dict, overrides, minor: int) -> list:
-    """Merge defaults with user overrides into `--name=value` flags.
+# kubernetes#135400 ("do not sort extraArgs alpha-numerically") landed in 1.36.0 and was
+# cherry-picked to release-1.35 (#135853, shipped in v1.35.1 on 2026-02-10), release-1.34
+# (#135852) and release-1.33 (#135851). The 1.34/1.33 picks were approved together with the
+# 1.35 one, so they are taken to ship in the same 2026-02-10 patch releases (v1.34.4, v1.33.8);
+# those two patch numbers are inferred, not read from a changelog.
+_UNSORTED_OVERRIDES_SINCE = {33: 8, 34: 4, 35: 1, 36: 0}
+
+
+def overrides_keep_order(version) -> bool:
+    """Whether kubeadm `version` keeps user extraArgs in their given order (kubernetes#135400).
+
+    version: "vX.Y.Z" (exact, patch-aware) or an int minor (treated as that minor's .0).
+    """
+    if isinstance(version, int):
+        minor, patch = version, 0
+    else:
+        _major, minor, patch = versions.split(str(version))
+    if minor > max(_UNSORTED_OVERRIDES_SINCE):
+        return True
+    since = _UNSORTED_OVERRIDES_SINCE.get(minor)
+    return since is not None and patch >= since
+
+
+def arguments_to_command(defaults: dict, overrides, minor) -> list:
+    """Merge defaults with user overrides into `--name=value` flags (kubeadm ArgumentsToCommand).
 
     Every default whose name appears in the overrides is dropped (all user
-    entries are kept, duplicates included). Up to 1.35 the whole list is
-    sorted by (name, value); from 1.36 the user's entries keep their order and
-    come first, followed by the sorted defaults (kubernetes#135400).
+    entries are kept, duplicates included). `minor` is the kubeadm version
+    ("vX.Y.Z", or an int minor). Before kubernetes#135400 the whole list is
+    sorted by (name, value); with it the user's entries keep their order and
+    come first, followed by the sorted defaults (see overrides_keep_order).
     """
     user = normalize_args(overrides)
     names = {name for name, _unused in user}
     base = sorted((k, v) for k, v in defaults.items() if k not in names)
-    if minor >= 36:
+    if overrides_keep_order(minor):
         merged = user + base
     else:
         merged = sorted(user + base)
@@ -228,7 +254,7 @@ def apiserver_command(cfg) -> list:
     extra = cfg.cluster["apiServer"].get("extraArgs")
     if arg_value(extra, "authorization-config") is None:
         args["authorization-mode"] = _authz_modes(arg_value(extra, "authorization-mode"))
-    return [C.KUBE_APISERVER] + arguments_to_command(args, extra, cfg.minor)
+    return [C.KUBE_APISERVER] + arguments_to_command(args, extra, cfg.version)
 
 
 def _authz_modes(requested) -> str:
@@ -269,7 +295,7 @@ def controller_manager_command(cfg, fs) -> list:
     if cfg.cluster.get("clusterName"):
         args["cluster-name"] = cfg.cluster["clusterName"]
     return [C.KUBE_CONTROLLER_MANAGER] + arguments_to_command(
-        args, cfg.cluster["controllerManager"].get("extraArgs"), cfg.minor)
+        args, cfg.cluster["controllerManager"].get("extraArgs"), cfg.version)
 
 
 def scheduler_command(cfg) -> list:
@@ -281,7 +307,7 @@ def scheduler_command(cfg) -> list:
         "kubeconfig": kubeconfig,
         "leader-elect": "true",
     }
-    return [C.KUBE_SCHEDULER] + arguments_to_command(args, cfg.cluster["scheduler"].get("extraArgs"), cfg.minor)
+    return [C.KUBE_SCHEDULER] + arguments_to_command(args, cfg.cluster["scheduler"].get("extraArgs"), cfg.version)
 
 
 def _initial_cluster_value(initial_cluster) -> str:
@@ -339,7 +365,7 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
         args["initial-cluster"] = f"{cfg.node_name}={peer_url(cfg)}"
         if initial_cluster_state:
             args["initial-cluster-state"] = initial_cluster_state
-    return [C.ETCD] + arguments_to_command(args, local.get("extraArgs"), cfg.minor)
+    return [C.ETCD] + arguments_to_command(args, local.get("extraArgs"), cfg.version)
 
 
 # =============================================================================
@@ -481,9 +507,13 @@ def _section(cfg, component: str) -> dict:
 # =============================================================================
 # Pods
 # =============================================================================
-def _pod(component: str, container: dict, volumes: list, annotations=None) -> dict:
-    metadata = {"creationTimestamp": None, "labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
+def _pod(component: str, container: dict, volumes: list, annotations=None, minor: int = 34) -> dict:
+    metadata = {"labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
                 "name": component, "namespace": C.KUBE_SYSTEM}
+    if minor <= 33:
+        # apimachinery omits a zero creationTimestamp from 1.34 on (kubernetes#130989,
+        # CHANGELOG-1.34 alpha.1); kubeadm 1.33 still writes `creationTimestamp: null`.
+        metadata["creationTimestamp"] = None
     if annotations:
         metadata["annotations"] = annotations
     return {
@@ -537,7 +567,7 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
     env = merge_env(proxy_env(environ), section.get("extraEnvs"))
     if env:
         container["env"] = env
-    return _pod(component, container, mounts.volumes(), annotations)
+    return _pod(component, container, mounts.volumes(), annotations, cfg.minor)
 
 
 def _etcd_probe_endpoint(cfg) -> tuple:
@@ -580,7 +610,7 @@ def _etcd_pod(cfg, images) -> dict:
         container["env"] = env
     volumes = [{"hostPath": {"path": certs_dir, "type": _DIR_OR_CREATE}, "name": "etcd-certs"},
                {"hostPath": {"path": data_dir, "type": _DIR_OR_CREATE}, "name": "etcd-data"}]
-    return _pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)})
+    return _pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 
 def render_static_pod(component: str, cfg, fs, environ=None) -> str:

@@ -181,6 +181,7 @@ def test_all_kubeconfigs_with_kubectl_and_openssl(rootfs, kubectl, kubectl_env, 
     ("v1.33.5", None, "https://192.0.2.10:6443"),
     ("v1.34.10", None, "https://192.0.2.10:6443"),
     ("v1.34.10", False, "https://lb.example.com:6443"),
+    ("v1.36.3", None, "https://192.0.2.10:6443"),
 ])
 def test_kubelet_conf_server_follows_local_mode(rootfs, version, gate, kubelet_server):
     cfg = config.sample_init_config(version=version, paths={"cluster.controlPlaneEndpoint": "lb.example.com"})
@@ -189,6 +190,14 @@ def test_kubelet_conf_server_follows_local_mode(rootfs, version, gate, kubelet_s
     setup_tree(rootfs, cfg)
     info = kubeconfig.parse_kubeconfig(open(conf(rootfs, "kubelet.conf")).read())
     assert info["server"] == kubelet_server
+
+
+@pytest.mark.parametrize("minor", [35, 36, 37])
+def test_kubelet_conf_is_local_once_the_gate_is_ga(minor):
+    """GA/locked in 1.35, removed in 1.36: a stray `false` must not move kubelet.conf back."""
+    cfg = config.sample_init_config(version=f"v1.{minor}.0", paths={"cluster.controlPlaneEndpoint": "lb.example.com"})
+    cfg.cluster["featureGates"][C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE] = False
+    assert kubeconfig.server_for(kubeconfig.BY_NAME["kubelet"], cfg) == "https://192.0.2.10:6443"
 
 
 def test_ipv6_server_urls(rootfs, kubectl, kubectl_env):

@@ -184,7 +184,8 @@ def test_flags_env_per_minor(minor, tmp_path):
         assert "--pod-infra-container-image=registry.k8s.io/pause:" + pause in args
     else:
         assert not any(a.startswith("--pod-infra-container-image") for a in args)
-    assert "--node-ip=192.0.2.10" in args
+    # kubeadm's buildKubeletArgsCommon never writes --node-ip (phases/kubelet/flags.go)
+    assert not any(a.startswith("--node-ip") for a in args)
     assert not any(a.startswith("--hostname-override") for a in args)
 
 
@@ -198,7 +199,8 @@ def test_node_local_cri_socket_gate_off_keeps_flag_on_134_135(tmp_path):
 
 
 def test_hostname_override_and_extra_args(tmp_path):
-    cfg = make_cfg(33, node_name="node-a")
+    # v1.33.7: before the kubernetes#135400 backport, so the whole list is sorted
+    cfg = config.sample_init_config(version="v1.33.7", node_name="node-a")
     cfg.init["nodeRegistration"]["criSocket"] = "unix:///run/crio/crio.sock"
     cfg.init["nodeRegistration"]["kubeletExtraArgs"] = [
         {"name": "node-ip", "value": "10.0.0.5"},
@@ -224,7 +226,32 @@ def test_extra_args_keep_user_order_from_136(tmp_path):
     cfg.init["nodeRegistration"]["kubeletExtraArgs"] = [{"name": "v", "value": "2"},
                                                         {"name": "node-labels", "value": "x=y"}]
     args = env_args(kubelet.flags_env(cfg, hostname="cp1"), tmp_path)
-    assert args == ["--v=2", "--node-labels=x=y", "--node-ip=192.0.2.10"]
+    assert args == ["--v=2", "--node-labels=x=y"]
+
+
+def test_no_node_ip_even_with_an_advertise_address(tmp_path):
+    """kubeadm leaves the node IP to the kubelet; only kubeletExtraArgs can set --node-ip."""
+    for minor in sorted(MINORS):
+        cfg = make_cfg(minor)
+        assert cfg.advertise_address == "192.0.2.10"
+        args = env_args(kubelet.flags_env(cfg, hostname="cp1"), tmp_path)
+        assert not any(a.startswith("--node-ip") for a in args)
+    cfg = make_cfg(36)
+    assert kubelet.flags_env(cfg, hostname="cp1") == 'KUBELET_KUBEADM_ARGS=""\n'
+
+
+def test_extra_args_order_follows_the_135400_backports(tmp_path):
+    extra = [{"name": "v", "value": "2"}, {"name": "node-labels", "value": "x=y"}]
+    for version, keeps in (("v1.33.7", False), ("v1.33.8", True), ("v1.34.3", False), ("v1.34.4", True),
+                           ("v1.35.0", False), ("v1.35.1", True), ("v1.36.0", True), ("v1.37.0", True)):
+        cfg = config.sample_init_config(version=version, node_name="node-a")
+        cfg.init["nodeRegistration"]["kubeletExtraArgs"] = extra
+        args = env_args(kubelet.flags_env(cfg, hostname="node-a"), tmp_path)
+        user = ["--v=2", "--node-labels=x=y"]
+        if keeps:
+            assert args[:2] == user and args[2:] == sorted(args[2:]), version
+        else:
+            assert args == sorted(args), version
 
 
 def test_register_taints_for_worker_join(tmp_path):
@@ -315,7 +342,7 @@ def test_ensure_kubelet_files_134(resolved_fs, tmp_path):
     assert on_disk["containerRuntimeEndpoint"] == SOCKET
     assert fs.read_text(C.KUBELET_INSTANCE_CONFIG_FILE) == kubelet.instance_config(cfg)
     assert env_args(fs.read_text(C.KUBELET_FLAGS_ENV_FILE), tmp_path) == [
-        "--node-ip=192.0.2.10", "--pod-infra-container-image=registry.k8s.io/pause:3.10.1"]
+        "--pod-infra-container-image=registry.k8s.io/pause:3.10.1"]
     assert {d["after_header"] for d in writer.diffs} == {r["path"] for r in results}
     mtimes = {r["path"]: fs.mtime_ns(r["path"]) for r in results}
     time.sleep(0.01)

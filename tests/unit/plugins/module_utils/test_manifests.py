@@ -90,6 +90,9 @@ def test_invalid_manifest_is_rejected_by_the_validator(fs):
 def test_common_fields(component, fs):
     text = manifests.render_static_pod(component, make_cfg(33), fs, environ=NO_ENV)
     assert "  creationTimestamp: null\n" in text
+    for minor in (34, 35, 36, 37):  # omitted from 1.34 on (kubernetes#130989)
+        newer = manifests.render_static_pod(component, make_cfg(minor), fs, environ=NO_ENV)
+        assert "creationTimestamp" not in newer and newer.endswith("status: {}\n")
     assert text.endswith("status: {}\n")
     pod = yaml.safe_load(text)
     assert pod["apiVersion"] == "v1" and pod["kind"] == "Pod"
@@ -355,8 +358,8 @@ def test_etcd_early_134_patch_uses_its_image():
 
 
 # ----------------------------------------------------------------- extraArgs
-def test_extra_args_override_and_duplicates_sorted_up_to_135(fs):
-    cfg = make_cfg(35)
+def test_extra_args_override_and_duplicates_sorted_before_135400(fs):
+    cfg = config.sample_init_config(version="v1.35.0", paths={"cluster.networking.podSubnet": "10.244.0.0/16"})
     cfg.cluster["apiServer"]["extraArgs"] = [
         {"name": "service-account-issuer", "value": "https://new.example"},
         {"name": "service-account-issuer", "value": "https://kubernetes.default.svc.cluster.local"},
@@ -373,8 +376,9 @@ def test_extra_args_override_and_duplicates_sorted_up_to_135(fs):
     assert "--audit-log-maxage=30" in fl
 
 
-def test_extra_args_keep_user_order_from_136(fs):
-    cfg = make_cfg(36)
+@pytest.mark.parametrize("version", ["v1.33.8", "v1.34.4", "v1.35.1", "v1.35.7", "v1.36.3", "v1.37.0"])
+def test_extra_args_keep_user_order_with_135400(version, fs):
+    cfg = config.sample_init_config(version=version, paths={"cluster.networking.podSubnet": "10.244.0.0/16"})
     user = [
         {"name": "service-account-issuer", "value": "https://new.example"},
         {"name": "service-account-issuer", "value": "https://kubernetes.default.svc.cluster.local"},
@@ -390,11 +394,21 @@ def test_extra_args_keep_user_order_from_136(fs):
 
 
 def test_extra_args_on_etcd_and_scheduler(fs):
-    cfg = make_cfg(33)
+    cfg = config.sample_init_config(version="v1.33.7")
     cfg.cluster["etcd"]["local"]["extraArgs"] = [{"name": "snapshot-count", "value": "5000"}]
     cfg.cluster["scheduler"]["extraArgs"] = [{"name": "v", "value": "4"}]
     assert flag_map(render(C.ETCD, cfg, fs))["snapshot-count"] == "5000"
     assert flags(render(C.KUBE_SCHEDULER, cfg, fs))[-1] == "--v=4"
+    cfg = make_cfg(33)  # v1.33.13 has the kubernetes#135400 backport: user args first
+    cfg.cluster["scheduler"]["extraArgs"] = [{"name": "v", "value": "4"}]
+    assert flags(render(C.KUBE_SCHEDULER, cfg, fs))[0] == "--v=4"
+
+
+@pytest.mark.parametrize("version,keeps", [
+    ("v1.33.7", False), ("v1.33.8", True), ("v1.34.3", False), ("v1.34.4", True),
+    ("v1.35.0", False), ("v1.35.1", True), ("v1.36.0", True), ("v1.37.0-rc.0", True), (35, False), (36, True)])
+def test_overrides_keep_order_versions(version, keeps):
+    assert manifests.overrides_keep_order(version) is keeps
 
 
 def test_bad_extra_args_are_reported(fs):
