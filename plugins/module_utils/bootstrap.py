@@ -41,8 +41,10 @@ NONCE_SIZE = 12
 
 
 def dump_yaml(obj) -> str:
-    """YAML the way sigs.k8s.io/yaml writes it (keys sorted, block style)."""
-    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, width=1 << 16)
+    """YAML the way sigs.k8s.io/yaml writes it: keys sorted, block style, and go-yaml's quoting
+    (`""`, `"0"`, `"true"` in double quotes, where PyYAML would write `''`, `'0'`, `'true'`)."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
+    return manifests.to_yaml(obj)
 
 
 # --- RBAC building blocks -----------------------------------------------------------
@@ -217,15 +219,17 @@ def kubelet_config_yaml(cfg) -> str:
 
 def kubelet_config_configmap(cfg, kubelet_yaml: str = None) -> dict:
     data = {C.KUBELET_CONFIG_KEY: kubelet_yaml if kubelet_yaml is not None else kubelet_config_yaml(cfg)}
-    return configmap(C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM, data,
-                     annotations={C.COMPONENT_CONFIG_HASH_ANNOTATION: config_map_checksum(data)})
+    # kubelet/config.go CreateConfigMap: SignConfigMap only when the config is not user supplied
+    annotations = None if cfg.kubelet else {C.COMPONENT_CONFIG_HASH_ANNOTATION: config_map_checksum(data)}
+    return configmap(C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM, data, annotations=annotations)
 
 
 # --- CoreDNS -------------------------------------------------------------------------
-def corefile(cfg) -> str:
+def corefile(cfg, cache_options=None) -> str:
+    """cache_options: force (True) or omit (False) the 1.32+ `cache 30 { disable ... }` block."""
     domain = cfg.cluster["networking"].get("dnsDomain") or C.DEFAULT_DNS_DOMAIN
     cache = "        cache 30\n"
-    if cfg.minor >= 32:
+    if cache_options if cache_options is not None else cfg.minor >= 32:
         cache = ("        cache 30 {\n"
                  f"           disable success {domain}\n"
                  f"           disable denial {domain}\n"
@@ -261,7 +265,8 @@ def dns_ip(cfg) -> str:
     return netutil.nth_ip(cfg.cluster["networking"]["serviceSubnet"], 10)
 
 
-def coredns_deployment(cfg) -> dict:
+def coredns_deployment(cfg, replicas: int = 2) -> dict:
+    """replicas: kubeadm keeps the count of an existing kube-dns Deployment (dns.go deployedDNSReplicas)."""
     named = cfg.minor >= 34  # probes on named ports since 1.34 (k/k #131587)
     ports = [
         {"containerPort": 53, "name": "dns", "protocol": "UDP"},
@@ -276,7 +281,7 @@ def coredns_deployment(cfg) -> dict:
         "apiVersion": "apps/v1", "kind": "Deployment",
         "metadata": {"name": C.COREDNS, "namespace": C.KUBE_SYSTEM, "labels": dict(labels)},
         "spec": {
-            "replicas": 2,
+            "replicas": replicas,
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
             "selector": {"matchLabels": dict(labels)},
             "template": {
@@ -344,20 +349,120 @@ def coredns_service(cfg) -> dict:
     }
 
 
-def coredns_objects(cfg) -> list:
+def coredns_objects(cfg, replicas: int = 2) -> list:
     """ServiceAccount, ConfigMap, ClusterRole, ClusterRoleBinding, Deployment, Service."""
     return ([{"apiVersion": "v1", "kind": "ServiceAccount",
               "metadata": {"name": C.COREDNS, "namespace": C.KUBE_SYSTEM}},
              configmap(C.COREDNS, C.KUBE_SYSTEM, {"Corefile": corefile(cfg)})]
-            + coredns_rbac() + [coredns_deployment(cfg), coredns_service(cfg)])
+            + coredns_rbac() + [coredns_deployment(cfg, replicas), coredns_service(cfg)])
+
+
+def deployed_dns_replicas(client, default: int = 2) -> int:
+    """dns.go deployedDNSReplicas: replicas of the one Deployment labelled k8s-app=kube-dns."""
+    try:
+        items = client.list("Deployment", C.KUBE_SYSTEM, label_selector=f"k8s-app={KUBE_DNS_SERVICE}")
+    except errors.NotFound:
+        items = []
+    items = [d for d in items
+             if ((d.get("metadata") or {}).get("labels") or {}).get("k8s-app") == KUBE_DNS_SERVICE]
+    if not items:
+        return default
+    if len(items) > 1:
+        names = ", ".join(sorted((d.get("metadata") or {}).get("name", "") for d in items))
+        raise errors.APIError("GET", "/apis/apps/v1/namespaces/kube-system/deployments", 409,
+                              f"multiple DNS addon deployments found: {names}")
+    replicas = (items[0].get("spec") or {}).get("replicas")
+    return default if replicas is None else int(replicas)
+
+
+def is_default_corefile(cfg, text) -> bool:
+    """Empty, or a Corefile kubeadm itself writes (with or without the 1.32+ cache options):
+    kubeadm then applies its current default instead of retaining it (dns.go createCoreDNSAddon)."""
+    if not text:
+        return True
+    norm = str(text).strip()
+    return norm in (corefile(cfg, True).strip(), corefile(cfg, False).strip())
 
 
 # --- kube-proxy ----------------------------------------------------------------------
+# kubeadm marshals the whole k8s.io/kube-proxy/config/v1alpha1 KubeProxyConfiguration struct
+# without applying kube-proxy's own defaults (componentconfigs/kubeproxy.go Default only sets
+# bindAddress, clusterCIDR, clientConnection.kubeconfig and, from 1.37, mode), so every field
+# without `omitempty` appears with its Go zero value (null for pointers and nil slices).
+# Field set as kubeadm 1.29-1.37 writes it (featureGates and windowsRunAsService are omitempty).
+_KUBE_PROXY_ZERO = {
+    "bindAddress": "",
+    "bindAddressHardFail": False,
+    "clientConnection": {"acceptContentTypes": "", "burst": 0, "contentType": "", "kubeconfig": "", "qps": 0},
+    "clusterCIDR": "",
+    "configSyncPeriod": "0s",
+    "conntrack": {"maxPerCore": None, "min": None, "tcpBeLiberal": False, "tcpCloseWaitTimeout": None,
+                  "tcpEstablishedTimeout": None, "udpStreamTimeout": "0s", "udpTimeout": "0s"},
+    "detectLocal": {"bridgeInterface": "", "interfaceNamePrefix": ""},
+    "detectLocalMode": "",
+    "enableProfiling": False,
+    "healthzBindAddress": "",
+    "hostnameOverride": "",
+    "iptables": {"localhostNodePorts": None, "masqueradeAll": False, "masqueradeBit": None,
+                 "minSyncPeriod": "0s", "syncPeriod": "0s"},
+    "ipvs": {"excludeCIDRs": None, "minSyncPeriod": "0s", "scheduler": "", "strictARP": False,
+             "syncPeriod": "0s", "tcpFinTimeout": "0s", "tcpTimeout": "0s", "udpTimeout": "0s"},
+    "logging": {"flushFrequency": 0, "options": {"json": {"infoBufferSize": "0"}, "text": {"infoBufferSize": "0"}},
+                "verbosity": 0},
+    "metricsBindAddress": "",
+    "mode": "",
+    "nftables": {"masqueradeAll": False, "masqueradeBit": None, "minSyncPeriod": "0s", "syncPeriod": "0s"},
+    "nodePortAddresses": None,
+    "oomScoreAdj": None,
+    "portRange": "",
+    "showHiddenMetricsForVersion": "",
+    "winkernel": {"enableDSR": False, "forwardHealthCheckVip": False, "networkName": "",
+                  "rootHnsEndpointName": "", "sourceVip": ""},
+}
+# metav1.Duration fields: Go re-marshals "1m" as "1m0s"
+_KUBE_PROXY_DURATIONS = (
+    ("configSyncPeriod",), ("conntrack", "udpStreamTimeout"), ("conntrack", "udpTimeout"),
+    ("conntrack", "tcpCloseWaitTimeout"), ("conntrack", "tcpEstablishedTimeout"),
+    ("iptables", "minSyncPeriod"), ("iptables", "syncPeriod"), ("ipvs", "minSyncPeriod"),
+    ("ipvs", "syncPeriod"), ("ipvs", "tcpFinTimeout"), ("ipvs", "tcpTimeout"), ("ipvs", "udpTimeout"),
+    ("nftables", "minSyncPeriod"), ("nftables", "syncPeriod"),
+)
+
+
+def _deep_merge(base: dict, over: dict) -> dict:
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
+
+
+def _go_duration(value):
+    """A duration string as Go's metav1.Duration re-marshals it (whole seconds only; else unchanged)."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import format_duration
+    if not isinstance(value, str) or not value:
+        return value
+    try:
+        seconds = parse_duration(value)
+    except errors.InvalidValue:
+        return value
+    return format_duration(seconds) if float(seconds).is_integer() else value
+
+
 def kube_proxy_configuration(cfg) -> dict:
-    """KubeProxyConfiguration: the user's document with kubeadm's defaults filled in where empty."""
-    doc = copy.deepcopy(cfg.kube_proxy or {})
+    """KubeProxyConfiguration exactly as kubeadm marshals it into the kube-proxy ConfigMap: the
+    zero-valued v1alpha1 struct, the user's document over it, then kubeadm's defaults."""
+    doc = copy.deepcopy(_KUBE_PROXY_ZERO)
+    _deep_merge(doc, {k: v for k, v in (cfg.kube_proxy or {}).items() if k not in ("apiVersion", "kind")})
     doc["apiVersion"] = C.KUBEPROXY_API
     doc["kind"] = "KubeProxyConfiguration"
+    for path in _KUBE_PROXY_DURATIONS:
+        parent = doc
+        for key in path[:-1]:
+            parent = parent.get(key) if isinstance(parent.get(key), dict) else {}
+        if path[-1] in parent:
+            parent[path[-1]] = _go_duration(parent[path[-1]])
     if not doc.get("bindAddress"):
         doc["bindAddress"] = "::" if netutil.is_ipv6(cfg.advertise_address) else "0.0.0.0"
     pod_subnet = cfg.cluster["networking"].get("podSubnet") or ""
@@ -368,7 +473,10 @@ def kube_proxy_configuration(cfg) -> dict:
         client["kubeconfig"] = f"{KUBE_PROXY_DIR}/{KUBE_PROXY_KUBECONFIG_KEY}"
     if cfg.minor >= 37 and not doc.get("mode"):
         doc["mode"] = "iptables"  # k/k #139777: written explicitly from 1.37
-    doc.setdefault("featureGates", {})
+    if not doc.get("featureGates"):
+        doc.pop("featureGates", None)  # map[string]bool `json:",omitempty"`
+    if not doc.get("windowsRunAsService"):
+        doc.pop("windowsRunAsService", None)  # bool `json:",omitempty"`
     return doc
 
 
@@ -394,10 +502,13 @@ def kube_proxy_kubeconfig(server_url: str) -> str:
 
 
 def kube_proxy_configmap(cfg, server_url: str) -> dict:
-    return configmap(KUBE_PROXY_CM, C.KUBE_SYSTEM, {
+    data = {
         KUBE_PROXY_KUBECONFIG_KEY: kube_proxy_kubeconfig(server_url),
         KUBE_PROXY_CONFIG_KEY: dump_yaml(kube_proxy_configuration(cfg)).rstrip("\n"),
-    }, labels={"app": C.KUBE_PROXY})
+    }
+    # proxy.go createKubeProxyConfigMap: SignConfigMap unless the user supplied the config
+    annotations = None if cfg.kube_proxy else {C.COMPONENT_CONFIG_HASH_ANNOTATION: config_map_checksum(data)}
+    return configmap(KUBE_PROXY_CM, C.KUBE_SYSTEM, data, labels={"app": C.KUBE_PROXY}, annotations=annotations)
 
 
 def kube_proxy_image(cfg) -> str:
@@ -405,7 +516,15 @@ def kube_proxy_image(cfg) -> str:
     return versions.images(cfg)[C.KUBE_PROXY]
 
 
-def kube_proxy_daemonset(cfg) -> dict:
+def kube_proxy_env(environ=None) -> list:
+    """NODE_NAME, then the host's *_proxy variables (proxy.go: MergeKubeadmEnvVars(GetProxyEnvVars()))."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
+    return ([{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
+            + manifests.merge_env(manifests.proxy_env(environ)))
+
+
+def kube_proxy_daemonset(cfg, environ=None) -> dict:
+    """environ: whose *_proxy variables go into the container (default os.environ, like kubeadm)."""
     labels = {"k8s-app": C.KUBE_PROXY}
     return {
         "apiVersion": "apps/v1", "kind": "DaemonSet",
@@ -429,8 +548,7 @@ def kube_proxy_daemonset(cfg) -> dict:
                             {"mountPath": KUBE_PROXY_DIR, "name": C.KUBE_PROXY},
                             {"mountPath": "/run/xtables.lock", "name": "xtables-lock", "readOnly": False},
                             {"mountPath": "/lib/modules", "name": "lib-modules", "readOnly": True}],
-                        "env": [{"name": "NODE_NAME",
-                                 "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}],
+                        "env": kube_proxy_env(environ),
                     }],
                     "hostNetwork": True,
                     "serviceAccountName": C.KUBE_PROXY,
@@ -439,8 +557,8 @@ def kube_proxy_daemonset(cfg) -> dict:
                         {"name": "xtables-lock", "hostPath": {"path": "/run/xtables.lock",
                                                               "type": "FileOrCreate"}},
                         {"name": "lib-modules", "hostPath": {"path": "/lib/modules"}}],
-                    "tolerations": [{"key": "CriticalAddonsOnly", "operator": "Exists"},
-                                    {"operator": "Exists"}],
+                    # only the catch-all toleration since k/k #101966 (1.22)
+                    "tolerations": [{"operator": "Exists"}],
                     "nodeSelector": {"kubernetes.io/os": "linux"},
                 },
             },
@@ -448,10 +566,10 @@ def kube_proxy_daemonset(cfg) -> dict:
     }
 
 
-def kube_proxy_objects(cfg, server_url: str) -> list:
+def kube_proxy_objects(cfg, server_url: str, environ=None) -> list:
     return ([{"apiVersion": "v1", "kind": "ServiceAccount",
               "metadata": {"name": C.KUBE_PROXY, "namespace": C.KUBE_SYSTEM}},
-             kube_proxy_configmap(cfg, server_url), kube_proxy_daemonset(cfg)] + kube_proxy_rbac())
+             kube_proxy_configmap(cfg, server_url), kube_proxy_daemonset(cfg, environ)] + kube_proxy_rbac())
 
 
 # --- mark-control-plane --------------------------------------------------------------
@@ -477,7 +595,9 @@ def mark_control_plane_changes(node: dict, labels: dict, taints: list):
         patch["metadata"] = {"labels": missing}
     added = [t for t in taints if not any(_taint_equal(t, lt) for lt in live_taints)]
     if added:
-        patch["spec"] = {"taints": live_taints + added}
+        # markcontrolplane.go markControlPlaneNode: wanted taints first, then the node's others
+        kept = [lt for lt in live_taints if not any(_taint_equal(t, lt) for t in taints)]
+        patch["spec"] = {"taints": [dict(t) for t in taints] + kept}
     if not patch:
         return None
     patch.setdefault("metadata", {})["resourceVersion"] = (node.get("metadata") or {}).get("resourceVersion")
@@ -762,7 +882,7 @@ def delete_token(client, token_or_id: str, check_mode: bool = False) -> bool:
     if "." in token_or_id:
         tokens.split_token(token_or_id)
     elif not tokens.is_valid_token_id(token_id):
-        raise errors.InvalidValue("token", token_or_id, "a token id ([a-z0-9]{6}) or a full token")
+        raise errors.InvalidValue("token", errors.HIDDEN, "a token id ([a-z0-9]{6}) or a full token")
     name = tokens.secret_name(token_id)
     if check_mode:
         return client.get_or_none("Secret", name, C.KUBE_SYSTEM) is not None
@@ -865,12 +985,17 @@ def _certs_current(client, live: dict, plain: dict, key: bytes, now) -> bool:
 
 
 def addon_coredns(client, cfg) -> dict:
-    objects = coredns_objects(cfg)
+    objects = coredns_objects(cfg, deployed_dns_replicas(client))
     changed, names = False, []
     for obj in objects:
         if obj["kind"] == "ConfigMap":
-            # kubeadm CreateOrRetainConfigMap: a user-edited Corefile is kept
-            did = _create_or_retain(client, obj)
+            live = client.get_or_none("ConfigMap", C.COREDNS, C.KUBE_SYSTEM)
+            if live is not None and is_default_corefile(cfg, (live.get("data") or {}).get("Corefile")):
+                # an empty or kubeadm-default Corefile is replaced by the current default
+                did, _unused = client.apply_object(obj)
+            else:
+                # CreateOrRetainConfigMap: a user-edited Corefile is kept
+                did = _create_or_retain(client, obj)
         else:
             did, _unused = client.apply_object(obj)
         if did:
@@ -879,8 +1004,8 @@ def addon_coredns(client, cfg) -> dict:
     return _result(changed, names, image=coredns_image(cfg), cluster_ip=dns_ip(cfg))
 
 
-def addon_kube_proxy(client, cfg, server_url: str, ca_pem=None) -> dict:
-    changed, names = _apply_all(client, kube_proxy_objects(cfg, server_url))
+def addon_kube_proxy(client, cfg, server_url: str, ca_pem=None, environ=None) -> dict:
+    changed, names = _apply_all(client, kube_proxy_objects(cfg, server_url, environ))
     return _result(changed, names, image=kube_proxy_image(cfg))
 
 
@@ -893,7 +1018,10 @@ def kubelet_finalize(cfg, fs, writer) -> dict:
     text = fs.read_text(path)
     if text is None:
         return {"changed": False, "skipped": f"{path} does not exist"}
-    config = yaml.safe_load(text) or {}
+    try:
+        config = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise errors.FileError(f"{path}: not valid YAML ({errors.yaml_problem(exc)})") from None
     current = config.get("current-context", "")
     context = next((c.get("context") or {} for c in config.get("contexts") or [] if c.get("name") == current), {})
     entry = next((u for u in config.get("users") or [] if u.get("name") == context.get("user")), None)

@@ -197,6 +197,9 @@ def test_kubelet_config_hash():
         "kubeadm.kubernetes.io/component-config.hash":
             "sha256:" + hashlib.sha256(b"kind: KubeletConfiguration\n").hexdigest()}
     assert list(cm["data"]) == ["kubelet"]
+    # kubelet/config.go: a user-supplied KubeletConfiguration is not signed
+    cfg.kubelet = {"kind": "KubeletConfiguration", "maxPods": 50}
+    assert "annotations" not in bootstrap.kubelet_config_configmap(cfg, "kind: KubeletConfiguration\n")["metadata"]
     assert bootstrap.config_map_checksum({"b": "2", "a": "1"}) == \
         "sha256:" + hashlib.sha256(b"12").hexdigest()
 
@@ -253,7 +256,7 @@ def test_kube_proxy_config():
     conf = yaml.safe_load(cm["data"]["config.conf"])
     assert conf["clusterCIDR"] == "10.244.0.0/16" and conf["bindAddress"] == "0.0.0.0"
     assert conf["clientConnection"]["kubeconfig"] == "/var/lib/kube-proxy/kubeconfig.conf"
-    assert "mode" not in conf
+    assert conf["mode"] == ""  # kubeadm < 1.37 marshals the zero value
     kc = yaml.safe_load(cm["data"]["kubeconfig.conf"])
     assert kc["clusters"][0]["cluster"] == {
         "certificate-authority": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
@@ -270,6 +273,117 @@ def test_kube_proxy_137_mode_and_user_values():
     assert conf["mode"] == "nftables" and conf["clusterCIDR"] == "10.1.0.0/16"
     cfg6 = sample_init_config(version="v1.34.1", advertise_address="fd00::10")
     assert bootstrap.kube_proxy_configuration(cfg6)["bindAddress"] == "::"
+
+
+# `kubectl -n kube-system get cm kube-proxy` config.conf of a kubeadm v1.34.3 init (podSubnet set):
+# the whole zero-valued v1alpha1 struct, no featureGates (omitempty), mode "" (k/k kubeproxy.go).
+KUBE_PROXY_134 = """apiVersion: kubeproxy.config.k8s.io/v1alpha1
+bindAddress: 0.0.0.0
+bindAddressHardFail: false
+clientConnection:
+  acceptContentTypes: ""
+  burst: 0
+  contentType: ""
+  kubeconfig: /var/lib/kube-proxy/kubeconfig.conf
+  qps: 0
+clusterCIDR: 10.244.0.0/16
+configSyncPeriod: 0s
+conntrack:
+  maxPerCore: null
+  min: null
+  tcpBeLiberal: false
+  tcpCloseWaitTimeout: null
+  tcpEstablishedTimeout: null
+  udpStreamTimeout: 0s
+  udpTimeout: 0s
+detectLocal:
+  bridgeInterface: ""
+  interfaceNamePrefix: ""
+detectLocalMode: ""
+enableProfiling: false
+healthzBindAddress: ""
+hostnameOverride: ""
+iptables:
+  localhostNodePorts: null
+  masqueradeAll: false
+  masqueradeBit: null
+  minSyncPeriod: 0s
+  syncPeriod: 0s
+ipvs:
+  excludeCIDRs: null
+  minSyncPeriod: 0s
+  scheduler: ""
+  strictARP: false
+  syncPeriod: 0s
+  tcpFinTimeout: 0s
+  tcpTimeout: 0s
+  udpTimeout: 0s
+kind: KubeProxyConfiguration
+logging:
+  flushFrequency: 0
+  options:
+    json:
+      infoBufferSize: "0"
+    text:
+      infoBufferSize: "0"
+  verbosity: 0
+metricsBindAddress: ""
+mode: ""
+nftables:
+  masqueradeAll: false
+  masqueradeBit: null
+  minSyncPeriod: 0s
+  syncPeriod: 0s
+nodePortAddresses: null
+oomScoreAdj: null
+portRange: ""
+showHiddenMetricsForVersion: ""
+winkernel:
+  enableDSR: false
+  forwardHealthCheckVip: false
+  networkName: ""
+  rootHnsEndpointName: ""
+  sourceVip: ""
+"""
+
+
+def test_kube_proxy_config_full_struct_and_signature():
+    import hashlib
+    cfg = _cfg("v1.34.3")
+    cm = bootstrap.kube_proxy_configmap(cfg, "https://lb.example:6443")
+    assert cm["data"]["config.conf"] + "\n" == KUBE_PROXY_134  # ConfigMap value: `|-`
+    # proxy.go: SignConfigMap when the KubeProxyConfiguration is not user supplied
+    digest = hashlib.sha256((cm["data"]["config.conf"] + cm["data"]["kubeconfig.conf"]).encode()).hexdigest()
+    assert cm["metadata"]["annotations"] == {"kubeadm.kubernetes.io/component-config.hash": "sha256:" + digest}
+    # 1.37 only changes mode
+    text137 = bootstrap.kube_proxy_configmap(_cfg("v1.37.0"), "https://lb.example:6443")["data"]["config.conf"]
+    assert text137 + "\n" == KUBE_PROXY_134.replace('mode: ""', "mode: iptables")
+
+
+def test_kube_proxy_config_user_supplied():
+    cfg = _cfg("v1.34.3")
+    cfg.kube_proxy = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
+                      "featureGates": {"Foo": True}, "ipvs": {"strictARP": True, "syncPeriod": "1m"},
+                      "mode": "ipvs"}
+    cm = bootstrap.kube_proxy_configmap(cfg, "https://lb.example:6443")
+    assert "annotations" not in cm["metadata"]  # user supplied: not signed
+    conf = yaml.safe_load(cm["data"]["config.conf"])
+    assert conf["featureGates"] == {"Foo": True} and conf["mode"] == "ipvs"
+    assert conf["ipvs"]["strictARP"] is True and conf["ipvs"]["syncPeriod"] == "1m0s"
+    assert conf["ipvs"]["scheduler"] == "" and conf["conntrack"]["maxPerCore"] is None
+    assert conf["clientConnection"]["kubeconfig"] == "/var/lib/kube-proxy/kubeconfig.conf"
+
+
+def test_kube_proxy_daemonset_tolerations_and_proxy_env():
+    ds = bootstrap.kube_proxy_daemonset(_cfg(), environ={"PATH": "/bin", "no_proxy": "10.0.0.0/8",
+                                                          "HTTPS_PROXY": "http://p:3128", "FTP_PROXY": ""})
+    spec = ds["spec"]["template"]["spec"]
+    assert spec["tolerations"] == [{"operator": "Exists"}]  # k/k #101966 dropped CriticalAddonsOnly
+    assert spec["containers"][0]["env"] == [
+        {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+        {"name": "HTTPS_PROXY", "value": "http://p:3128"}, {"name": "no_proxy", "value": "10.0.0.0/8"}]
+    assert bootstrap.kube_proxy_daemonset(_cfg(), environ={})["spec"]["template"]["spec"]["containers"][0][
+        "env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
 
 
 def test_kube_proxy_daemonset():
@@ -302,7 +416,8 @@ def test_mark_control_plane_changes():
                                                  [dict(C.CONTROL_PLANE_TAINT)])
     assert patch["metadata"] == {"labels": {C.CONTROL_PLANE_LABEL: "", C.EXCLUDE_LB_LABEL: ""},
                                  "resourceVersion": "7"}
-    assert patch["spec"]["taints"] == [{"key": "other", "effect": "NoExecute"}, dict(C.CONTROL_PLANE_TAINT)]
+    # markcontrolplane.go: kubeadm's taints first, then the node's other taints
+    assert patch["spec"]["taints"] == [dict(C.CONTROL_PLANE_TAINT), {"key": "other", "effect": "NoExecute"}]
     _merge(node, patch)
     assert bootstrap.mark_control_plane_changes(node, bootstrap.control_plane_labels(),
                                                 [dict(C.CONTROL_PLANE_TAINT)]) is None
@@ -432,6 +547,20 @@ def test_coredns_configmap_is_retained(client):
     cm["data"]["Corefile"] = "custom"
     assert bootstrap.addon_coredns(client, cfg)["changed"] is False
     assert client.obj("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == "custom"
+
+
+def test_coredns_keeps_deployed_replicas_and_updates_default_corefile(client):
+    cfg = _cfg()
+    bootstrap.addon_coredns(client, cfg)
+    dep = client.obj("Deployment", "coredns", "kube-system")
+    assert dep["spec"]["replicas"] == 2
+    dep["spec"]["replicas"] = 5  # scaled by the user: dns.go deployedDNSReplicas keeps it
+    cm = client.obj("ConfigMap", "coredns", "kube-system")
+    cm["data"]["Corefile"] = bootstrap.corefile(cfg, cache_options=False)  # an older kubeadm default
+    assert bootstrap.addon_coredns(client, cfg)["changed"] is True
+    assert client.obj("Deployment", "coredns", "kube-system")["spec"]["replicas"] == 5
+    assert client.obj("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == bootstrap.corefile(cfg)
+    assert bootstrap.addon_coredns(client, cfg)["changed"] is False
 
 
 def test_upload_certs_phase(client, rootfs):
