@@ -153,7 +153,6 @@ def _as_bytes(value):
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
 
 
-
 def kubeconfig_material(section: dict, data_key: str, file_key: str, base_dir: str = ""):
     """Bytes of a kubeconfig credential given inline (`<x>-data`, base64) or as a file path
     (relative to the kubeconfig's directory); None when neither is set."""
@@ -172,6 +171,7 @@ def kubeconfig_material(section: dict, data_key: str, file_key: str, base_dir: s
             return handle.read()
     except OSError as exc:
         raise errors.FileError(f"kubeconfig {file_key} {path}: {exc.strerror}") from None
+
 
 class Client:
     """Kubernetes API client. Anonymous + `insecure=True` is meant for token discovery only."""

@@ -113,8 +113,6 @@ def parse_kubeconfig(text, source: str = "kubeconfig") -> dict:
         "client_cert_pem": _decode(user.get("client-certificate-data"), "client-certificate-data", source),
         "client_key_pem": _decode(user.get("client-key-data"), "client-key-data", source),
         "token": user.get("token"),
-        "client_cert_file": user.get("client-certificate"),
-        "client_key_file": user.get("client-key"),
     }
 
 
@@ -239,14 +237,25 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
     return results
 
 
+def _current_user(text) -> dict:
+    """The current context's `user` mapping of a kubeconfig that parse_kubeconfig accepted."""
+    doc = yaml.safe_load(text) or {}
+    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or [] if isinstance(c, dict)}
+    name = contexts.get(doc.get("current-context"), {}).get("user")
+    return next((u.get("user") or {} for u in doc.get("users") or []
+                 if isinstance(u, dict) and u.get("name") == name), {})
+
+
 def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     """Fill plan.reason (why it must be re-issued) / plan.warning from the file on disk."""
     info = parse_kubeconfig(plan.text.decode("utf-8", "replace"), plan.path)
-    if fs is not None and info["client_cert_pem"] is None and info["client_cert_file"] and info["client_key_file"]:
+    if fs is not None and info["client_cert_pem"] is None:
         # Like kubeadm: credentials in files (kubelet.conf after kubelet-finalize points at
         # /var/lib/kubelet/pki/kubelet-client-current.pem) are read from there.
-        info["client_cert_pem"] = fs.read_bytes(info["client_cert_file"])
-        info["client_key_pem"] = fs.read_bytes(info["client_key_file"])
+        user = _current_user(plan.text)
+        if user.get("client-certificate") and user.get("client-key"):
+            info["client_cert_pem"] = fs.read_bytes(user["client-certificate"])
+            info["client_key_pem"] = fs.read_bytes(user["client-key"])
     if info["ca_pem"] is None or not _same_pem(info["ca_pem"], ca.cert_pem):
         raise PKIError(f"{plan.path} exists but its certificate-authority-data is not {ca_path} "
                        f"(a kubeconfig for another cluster?): remove it or restore the matching CA")

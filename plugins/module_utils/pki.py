@@ -268,6 +268,22 @@ def ca_cert_hash(fs, cfg) -> str:
 
 # --- certificate creation ---------------------------------------------------------
 
+_PEM_CERT_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.S)
+
+
+def load_certificates(pem) -> list:
+    """Every certificate of a PEM bundle. x509.load_pem_x509_certificates needs cryptography 39+;
+    Debian 12's python3-cryptography is 38: split the blocks there. ValueError when none."""
+    data = pem if isinstance(pem, bytes) else str(pem).encode()
+    loader = getattr(x509, "load_pem_x509_certificates", None)
+    if loader is not None:
+        return loader(data)
+    blocks = _PEM_CERT_RE.findall(data)
+    if not blocks:
+        raise ValueError("no PEM certificate found")
+    return [x509.load_pem_x509_certificate(block) for block in blocks]
+
+
 def now_utc(now=None) -> datetime.datetime:
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if now.tzinfo is None:

@@ -148,7 +148,10 @@ def csrapproving(api: APIServer):
 # ---------------------------------------------------------------- csrsigning
 def sign_request(req, usages, ca_cert, ca_key, seconds: int):
     now = datetime.datetime.now(datetime.timezone.utc)
-    not_after = min(now + datetime.timedelta(seconds=seconds), ca_cert.not_valid_after_utc)
+    ca_not_after = getattr(ca_cert, "not_valid_after_utc", None)  # cryptography 42+; Debian 12 has 38
+    if ca_not_after is None:
+        ca_not_after = ca_cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+    not_after = min(now + datetime.timedelta(seconds=seconds), ca_not_after)
     ku = set(usages)
     ekus = []
     if "client auth" in ku:

@@ -309,3 +309,35 @@ def test_ecdsa_client_keys(rootfs, kubectl, kubectl_env):
     view = kubectl_view(kubectl, kubectl_env, conf(rootfs, "controller-manager.conf"))
     key_pem = base64.b64decode(view["users"][0]["user"]["client-key-data"])
     assert key_pem.startswith(b"-----BEGIN EC PRIVATE KEY-----")
+
+
+def test_kubelet_conf_after_kubelet_finalize_is_reused(tmp_path):
+    """kubelet.conf pointing at kubelet-client-current.pem (kubelet-finalize) is kept on rerun."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
+    rootfs = str(tmp_path)
+    fs = files.HostFS(rootfs)
+    cfg = config.sample_init_config(node_name="cp1", advertise_address="192.0.2.10")
+    pki.ensure_certificates(cfg, fs, files.Writer(fs))
+    kubeconfig.ensure_kubeconfigs(cfg, fs, files.Writer(fs), only=["kubelet"])
+    info = kubeconfig.parse_kubeconfig(fs.read_text("/etc/kubernetes/kubelet.conf"))
+    os.makedirs(real(rootfs, "/var/lib/kubelet/pki"))
+    with open(real(rootfs, C.KUBELET_CLIENT_CURRENT), "wb") as handle:  # what the kubelet stores
+        handle.write(info["client_cert_pem"] + info["client_key_pem"])
+    assert bootstrap.kubelet_finalize(cfg, fs, files.Writer(fs))["changed"]
+    before = fs.read_bytes("/etc/kubernetes/kubelet.conf")
+    (result,) = kubeconfig.ensure_kubeconfigs(cfg, fs, files.Writer(fs), only=["kubelet"])
+    assert (result["changed"], result["action"]) == (False, "reused")
+    assert fs.read_bytes("/etc/kubernetes/kubelet.conf") == before
+
+
+def test_load_certificates_without_the_bundle_loader(monkeypatch):
+    """Debian 12's cryptography 38 has no x509.load_pem_x509_certificates."""
+    from cryptography import x509
+    cas = [pki.new_ca(cn, pki.generate_key("ECDSA-P256"), 3600) for cn in ("a", "b")]
+    bundle = b"".join(pki.cert_to_pem(ca) for ca in cas)
+    want = pki.load_certificates(bundle)
+    assert want == cas
+    monkeypatch.delattr(x509, "load_pem_x509_certificates", raising=False)
+    assert pki.load_certificates(bundle) == want
+    with pytest.raises(ValueError):
+        pki.load_certificates(b"no certificate")
