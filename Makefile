@@ -7,7 +7,7 @@ COLLECTIONS := $(abspath build/collections)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: venv link test test-all unit lint sanity lab lab-clean bench clean
+.PHONY: venv link test test-all unit lint sanity lab lab-show lab-down lab-local lab-clean molecule bench clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -46,12 +46,32 @@ sanity: venv
 	for v in 24_2 25_0 25_1 25_2 25_3; do cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$$v.py; done
 	cd $(SANITY_TREE) && ansible-test sanity --python $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
 
-# Until the podman lab lands: initialise a control plane into ./lab/rootfs on localhost.
+# The lab: builds the node image (debootstrap, cached), starts podman nodes cp1/w1/w2, runs
+# playbooks/site.yml over them (with lab-only test doubles for the kubelet and kube-apiserver,
+# extensions/lab/) and prints the cluster. `make lab-down` removes nodes and network.
 lab: venv link
+	$(PY) extensions/lab/lab.py up
+
+lab-show: venv link
+	$(PY) extensions/lab/lab.py show
+
+lab-down:
+	python3 extensions/lab/lab.py down
+
+# The lab as a molecule scenario (extensions/molecule/default): create, converge, idempotence, verify,
+# destroy. Tools from requirements-lab.txt (not needed by CI).
+molecule: venv link
+	$(PY) -m pip install -q -r requirements-lab.txt
+	$(PY) extensions/lab/lab.py down
+	$(PY) extensions/lab/lab.py image
+	eval "$$($(PY) extensions/lab/lab.py env)" && molecule test -s default
+
+# Without podman: initialise a control plane into ./lab/rootfs on localhost.
+lab-local: venv link
 	ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(abspath $(PY)) \
 	  -e kubeboot_lab_root=$(CURDIR)/lab playbooks/lab-local.yml
 
-lab-clean:
+lab-clean: lab-down
 	rm -rf lab
 
 bench: venv link
