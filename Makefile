@@ -7,7 +7,7 @@ COLLECTIONS := $(abspath build/collections)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: venv link test test-all unit lint sanity lab lab-show lab-down lab-local lab-clean molecule bench clean
+.PHONY: test-node venv link test test-all unit lint sanity lab lab-show lab-down lab-local lab-clean molecule bench clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,12 +22,23 @@ link:
 	@ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/kubeboot/cluster
 
 # Fast suite (CI): lint + docs + every test not marked slow. Exit 5 (no tests) fails.
-test: venv link lint sanity
+test: venv link lint sanity test-node
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-test-all: venv link lint sanity
+test-all: venv link lint sanity test-node
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# module_utils under the library versions of a Debian 12 node (requirements-node.txt).
+NODE_VENV ?= .venv-node
+$(NODE_VENV)/.installed: requirements-node.txt
+	test -x $(NODE_VENV)/bin/python || python3 -m venv $(NODE_VENV)
+	$(NODE_VENV)/bin/python -m pip install -q -r requirements-node.txt
+	touch $@
+
+test-node: $(NODE_VENV)/.installed link
+	$(NODE_VENV)/bin/python -m pytest -q -m "not slow" $(PYTEST_ARGS) tests/unit/plugins; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: venv link
