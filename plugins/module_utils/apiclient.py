@@ -182,6 +182,9 @@ class Client:
         parsed = urllib.parse.urlsplit(server)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             raise errors.InvalidValue("server", server, "an https:// URL such as https://10.0.0.1:6443")
+        if parsed.scheme == "http" and (token or cert_pem or key_pem):
+            # A bearer token or client key must never cross the network in clear.
+            raise errors.InvalidValue("server", server, "an https:// URL when credentials are used")
         self.server = server.rstrip("/")
         self.scheme = parsed.scheme
         self.host = parsed.hostname

@@ -27,22 +27,59 @@ class HostFS:
         self.rootfs = os.path.abspath(rootfs or "/")
 
     def path(self, host_path: str) -> str:
+        """Real path of host_path; the last component is not followed if it is a symlink.
+
+        Under a rootfs other than '/', every directory symlink and '..' is resolved inside the
+        rootfs, as if chrooted (an absolute link target is taken relative to the rootfs), so no
+        read or write can land outside it.
+        """
         if not host_path.startswith("/"):
             raise FileError(f"internal: host path must be absolute, got {host_path!r}")
         if self.rootfs == "/":
             return host_path
-        return os.path.join(self.rootfs, host_path.lstrip("/"))
+        return self._confined(host_path, follow_last=False)
+
+    def resolve(self, host_path: str) -> str:
+        """Like path(), but a symlink in the last component is followed (inside the rootfs too)."""
+        if self.rootfs == "/":
+            return self.path(host_path)
+        if not host_path.startswith("/"):
+            raise FileError(f"internal: host path must be absolute, got {host_path!r}")
+        return self._confined(host_path, follow_last=True)
+
+    def _confined(self, host_path: str, follow_last: bool) -> str:
+        pending = [p for p in host_path.split("/") if p not in ("", ".")]
+        done: list = []
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = os.path.join(self.rootfs, *done, part)
+            if (pending or follow_last) and os.path.islink(candidate):
+                hops += 1
+                if hops > 40:
+                    raise FileError(f"{host_path}: too many levels of symbolic links")
+                target = os.readlink(candidate)
+                if target.startswith("/"):
+                    done = []
+                pending = [p for p in target.split("/") if p not in ("", ".")] + pending
+                continue
+            done.append(part)
+        return os.path.join(self.rootfs, *done)
 
     def exists(self, host_path: str) -> bool:
         return os.path.lexists(self.path(host_path))
 
     def isdir(self, host_path: str) -> bool:
-        return os.path.isdir(self.path(host_path))
+        return os.path.isdir(self.resolve(host_path))
 
     def read_bytes(self, host_path: str):
         """File content, or None when absent."""
         try:
-            with open(self.path(host_path), "rb") as handle:
+            with open(self.resolve(host_path), "rb") as handle:
                 return handle.read()
         except FileNotFoundError:
             return None
@@ -55,13 +92,13 @@ class HostFS:
 
     def mode(self, host_path: str):
         try:
-            return stat.S_IMODE(os.stat(self.path(host_path)).st_mode)
+            return stat.S_IMODE(os.stat(self.resolve(host_path)).st_mode)
         except FileNotFoundError:
             return None
 
     def mtime_ns(self, host_path: str):
         try:
-            return os.stat(self.path(host_path)).st_mtime_ns
+            return os.stat(self.resolve(host_path)).st_mtime_ns
         except FileNotFoundError:
             return None
 
@@ -169,7 +206,7 @@ class Writer:
             os.makedirs(parent, mode=0o755, exist_ok=True)
         try:
             if before == data:
-                os.chmod(real, mode)
+                os.chmod(self.fs.resolve(host_path), mode)
             else:
                 atomic_write(real, data, mode)
         except OSError as exc:

@@ -16,6 +16,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import phases
 from ansible_collections.kubeboot.cluster.plugins.module_utils import preflight
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
 
 
@@ -41,8 +42,8 @@ class InitContext:
             from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
             text = self.fs.read_text(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF}")
             if text is None:
-                raise FileNotFoundError(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF} is missing: "
-                                        "the kubeconfig/admin phase must run first")
+                raise FileError(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF} is missing: "
+                                "the kubeconfig/admin phase must run first")
             self._client = apiclient.Client.from_kubeconfig(text)
         return self._client
 

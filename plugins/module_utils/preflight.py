@@ -95,7 +95,7 @@ def check_dir_available(fs, path: str, ours: bool) -> Check:
 
 def check_executable(name: str, fs, severity: str = ERROR) -> Check:
     found = shutil.which(name) if fs.rootfs == "/" else any(
-        os.access(fs.path(os.path.join(d, name)), os.X_OK)
+        os.access(fs.resolve(os.path.join(d, name)), os.X_OK)
         for d in ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"))
     msg = "" if found else f"{name} not found in system path"
     return Check(f"FileExisting-{name}", severity, msg)

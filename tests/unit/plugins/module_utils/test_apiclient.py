@@ -354,3 +354,10 @@ def test_resource_paths():
         "/apis/apps/v1/namespaces/kube-system/deployments"
     with pytest.raises(errors.KubebootError):
         apiclient.resource_path("ConfigMap", "x")
+
+
+@pytest.mark.parametrize("creds", [{"token": "abcdef.0123456789abcdef"}, {"cert_pem": b"x", "key_pem": b"y"}])
+def test_credentials_are_never_sent_over_plain_http(creds):
+    with pytest.raises(errors.InvalidValue) as err:
+        apiclient.Client("http://127.0.0.1:8080", **creds)
+    assert "https://" in str(err.value) and "0123456789abcdef" not in str(err.value)

@@ -72,3 +72,33 @@ def test_symlink_and_remove(tmp_path):
     assert writer.symlink("/pki/current.pem", "/pki/a.pem") is False
     assert writer.remove("/pki/current.pem") is True and not fs.exists("/pki/current.pem")
     assert writer.remove("/pki/current.pem") is False
+
+
+def test_rootfs_confines_symlinks_and_dotdot(tmp_path):
+    """Under a rootfs, links resolve as if chrooted: nothing lands outside the tree."""
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    (root / "etc").mkdir(parents=True)
+    outside.mkdir()
+    # an absolute link that would escape on the host, and a relative one climbing out
+    os.symlink(str(outside), root / "etc" / "kubernetes")
+    os.symlink("../../../outside", root / "etc" / "up")
+    fs = HostFS(str(root))
+    Writer(fs).write("/etc/kubernetes/pki/ca.key", "k", 0o600, secret=True)
+    Writer(fs).write("/etc/up/x", "y", 0o600)
+    Writer(fs).write("/../../outside/z", "z", 0o600)
+    assert os.listdir(outside) == []
+    assert (root / str(outside).lstrip("/") / "pki" / "ca.key").read_text() == "k"
+    assert (root / "outside" / "x").read_text() == "y"
+    assert (root / "outside" / "z").read_text() == "z"
+
+
+def test_rootfs_reads_follow_final_links_inside_the_tree(tmp_path):
+    root = tmp_path / "root"
+    (root / "var/lib/kubelet/pki").mkdir(parents=True)
+    (root / "var/lib/kubelet/pki/kubelet-client-1.pem").write_text("cert")
+    # the kubelet writes an absolute host-path link
+    os.symlink("/var/lib/kubelet/pki/kubelet-client-1.pem", root / "var/lib/kubelet/pki/current.pem")
+    fs = HostFS(str(root))
+    assert fs.read_text("/var/lib/kubelet/pki/current.pem") == "cert"
+    assert os.path.islink(fs.path("/var/lib/kubelet/pki/current.pem"))
