@@ -377,6 +377,10 @@ def _validate(doc: dict, sources: _Sources, params: dict, warnings: list) -> Non
     discovery = doc["discovery"]
     bootstrap = discovery.get("bootstrapToken")
     file_part = discovery.get("file")
+    for name, part in (("bootstrapToken", bootstrap), ("file", file_part)):
+        if part is not None and not isinstance(part, dict):
+            raise ConfigError(sources.field(f"discovery.{name}"), f"<{type(part).__name__}>",
+                              "a mapping (see kubeadm's JoinConfiguration v1beta4)")
     if bootstrap and file_part:
         raise ConfigError("discovery", "bootstrapToken and file",
                           "either token discovery (api_server_endpoint + token) or discovery_file, not both")

@@ -87,13 +87,13 @@ def existing_kubelet_identity(fs, ca_pem, server: str = ""):
         return None
     if server and cluster.get("server") != server:
         return None
-    if user.get("client-certificate-data"):
-        cert_pem = base64.b64decode(user["client-certificate-data"])
-        key_pem = base64.b64decode(user.get("client-key-data") or "")
-    else:
-        cert_pem = _read_host(fs, user.get("client-certificate"))
-        key_pem = _read_host(fs, user.get("client-key"))
-    try:
+    try:  # an unusable kubelet.conf means "not joined yet", never a traceback
+        if user.get("client-certificate-data"):
+            cert_pem = base64.b64decode(user["client-certificate-data"])
+            key_pem = base64.b64decode(user.get("client-key-data") or "")
+        else:
+            cert_pem = _read_host(fs, user.get("client-certificate"))
+            key_pem = _read_host(fs, user.get("client-key"))
         cert = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, None)
         cas = pki.load_certificates(ca_pem)

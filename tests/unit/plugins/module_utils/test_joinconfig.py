@@ -142,3 +142,13 @@ def test_adopt_cluster_configuration():
     assert cfg.version == "v1.33.4" and cfg.minor == 33
     assert cfg.cluster["networking"]["serviceSubnet"] == "10.96.0.0/12"
     assert cfg.cert_dir == "/etc/kubernetes/pki" and cfg.local_etcd
+
+
+def test_discovery_part_that_is_not_a_mapping_is_a_clear_error(tmp_path):
+    path = tmp_path / "join.yaml"
+    path.write_text("apiVersion: kubeadm.k8s.io/v1beta4\nkind: JoinConfiguration\n"
+                    f"discovery:\n  bootstrapToken: {TOKEN}\n")
+    with pytest.raises(ConfigError) as err:
+        joinconfig.build_join_config({"config": str(path)}, default_address=lambda: "192.0.2.50")
+    assert "discovery.bootstrapToken" in str(err.value) and "mapping" in str(err.value)
+    assert TOKEN.split(".")[1] not in str(err.value)

@@ -243,3 +243,16 @@ def test_join_control_plane_not_a_mapping_is_not_echoed(tmp_path):
     with pytest.raises(errors.ConfigError) as exc:
         joinconfig.build_join_config({"config": path, "node_name": "w1"}, default_address=lambda: ADDR)
     assert "controlPlane" in str(exc.value) and CERT_KEY not in str(exc.value)
+
+
+def test_unusable_kubelet_conf_means_not_joined(tmp_path):
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import tlsbootstrap
+    from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+    fs = HostFS(str(tmp_path))
+    Writer(fs).write("/etc/kubernetes/kubelet.conf", (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: k, cluster: {server: 'https://10.0.0.1:6443'}}]\n"
+        "contexts: [{name: c, context: {cluster: k, user: u}}]\n"
+        "users: [{name: u, user: {client-certificate-data: '%%%not base64', client-key-data: 'x'}}]\n"),
+        0o600, secret=True)
+    assert tlsbootstrap.existing_kubelet_identity(fs, b"", "https://10.0.0.1:6443") is None
