@@ -24,6 +24,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils import tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.config import deep_merge
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import parse_duration
 
 RBAC_GROUP = "rbac.authorization.k8s.io"
@@ -429,15 +430,6 @@ _KUBE_PROXY_DURATIONS = (
 )
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _deep_merge(base[key], value)
-        else:
-            base[key] = copy.deepcopy(value)
-    return base
-
-
 def _go_duration(value):
     """A duration string as Go's metav1.Duration re-marshals it (whole seconds only; else unchanged)."""
     from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import format_duration
@@ -453,8 +445,8 @@ def _go_duration(value):
 def kube_proxy_configuration(cfg) -> dict:
     """KubeProxyConfiguration exactly as kubeadm marshals it into the kube-proxy ConfigMap: the
     zero-valued v1alpha1 struct, the user's document over it, then kubeadm's defaults."""
-    doc = copy.deepcopy(_KUBE_PROXY_ZERO)
-    _deep_merge(doc, {k: v for k, v in (cfg.kube_proxy or {}).items() if k not in ("apiVersion", "kind")})
+    doc = deep_merge(_KUBE_PROXY_ZERO, {k: v for k, v in (cfg.kube_proxy or {}).items()
+                                        if k not in ("apiVersion", "kind")})
     doc["apiVersion"] = C.KUBEPROXY_API
     doc["kind"] = "KubeProxyConfiguration"
     for path in _KUBE_PROXY_DURATIONS:

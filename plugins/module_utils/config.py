@@ -283,12 +283,12 @@ def _set(doc, path: str, value) -> None:
         node[last] = value
 
 
-def _deep_merge(base: dict, over: dict) -> dict:
+def deep_merge(base: dict, over: dict) -> dict:
     """`over` onto a copy of `base`: mappings merge, everything else (lists too) replaces."""
     out = copy.deepcopy(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value)
         else:
             out[key] = copy.deepcopy(value)
     return out
@@ -465,9 +465,9 @@ def _new_documents(file_docs: dict) -> tuple:
     cluster_defaults = default_cluster_configuration()
     if "external" in (cluster_file.get("etcd") or {}):
         cluster_defaults["etcd"] = {}
-    init = _deep_merge(default_init_configuration(), init_file)
+    init = deep_merge(default_init_configuration(), init_file)
     init["bootstrapTokens"] = _default_tokens(init_file.get("bootstrapTokens"))
-    cluster = _deep_merge(cluster_defaults, cluster_file)
+    cluster = deep_merge(cluster_defaults, cluster_file)
     return init, cluster
 
 
@@ -481,7 +481,7 @@ def _default_tokens(tokens) -> list:
     for index, token in enumerate(tokens):
         if not isinstance(token, dict):
             raise ConfigError(f"bootstrapTokens[{index}]", HIDDEN, "a mapping (token, ttl, usages, groups)")
-        out.append(_deep_merge(template, token))
+        out.append(deep_merge(template, token))
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
@@ -21,20 +21,10 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.files import Host
 
 
 @dataclass
-class InitContext:
-    cfg: object
-    fs: HostFS
-    writer: Writer
-    check_mode: bool
-    results: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+class InitContext(phases.PhaseContext):
     _client: object = None
     certificate_key: str = ""
     token: str = ""
-
-    @property
-    def changed(self) -> bool:
-        return self.writer.changed or bool(self.results.get("api_changed"))
 
     def client(self):
         """API client from admin.conf (lazily: local-only runs never need it)."""
@@ -51,11 +41,6 @@ class InitContext:
         from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
         text = self.fs.read_text(f"{C.KUBERNETES_DIR}/{C.SUPER_ADMIN_CONF}")
         return apiclient.Client.from_kubeconfig(text) if text else None
-
-    def api_result(self, name: str, result: dict) -> None:
-        self.results.setdefault("api", {})[name] = result
-        if result.get("changed"):
-            self.results["api_changed"] = True
 
 
 # --- local phases -------------------------------------------------------------

@@ -11,7 +11,7 @@ parameters in and this result out.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
@@ -23,22 +23,12 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.files import Host
 
 
 @dataclass
-class JoinContext:
-    cfg: object
-    fs: HostFS
-    writer: Writer
-    check_mode: bool
-    results: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+class JoinContext(phases.PhaseContext):
     discovered: object = None
     bootstrap_client: object = None
     kubelet_config_text: str = ""
     already_joined: bool = False
     _admin: object = None
-
-    @property
-    def changed(self) -> bool:
-        return self.writer.changed or bool(self.results.get("api_changed"))
 
     @property
     def dry(self) -> bool:
@@ -54,11 +44,6 @@ class JoinContext:
                                        "control-plane-prepare/kubeconfig phase must run first")
             self._admin = apiclient.Client.from_kubeconfig(text)
         return self._admin
-
-    def api_result(self, name: str, result: dict) -> None:
-        self.results.setdefault("api", {})[name] = result
-        if result.get("changed"):
-            self.results["api_changed"] = True
 
 
 # --- before the phases: discovery and the cluster's configuration ---------------------------
@@ -136,12 +121,6 @@ def _control_plane_prepare(ctx: JoinContext, subs) -> None:
         return
     if "download-certs" in subs:
         download_certs(ctx)
-    if ctx.check_mode and ctx.fs.read_bytes(f"{ctx.cfg.cert_dir}/ca.crt") is None:
-        # check mode on a fresh node: the shared CA was not written, so nothing can be signed
-        ctx.results["control_plane_prepare"] = (
-            "would generate this node's certificates, kubeconfigs and control-plane manifests")
-        ctx.writer.changed_paths.append(C.MANIFESTS_DIR)
-        return
     if "certs" in subs:
         from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
         only = [p for p in pki.selected_phases(ctx.cfg) if p not in ("ca", "front-proxy-ca", "etcd-ca", "sa")]
@@ -398,7 +377,7 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     if dry_run_dir:  # judge "already joined" and preflight on the real node
         ctx.fs = HostFS(params.get("rootfs") or "/")
     prepare(ctx, sleep=sleep)
-    ctx.fs = fs
+    ctx.fs = ctx.writer.view()  # check mode: later phases see what earlier ones would write
     if cfg.control_plane and not cfg.certificate_key and "control-plane-prepare/download-certs" \
             not in selection.skipped:
         ctx.warnings.append("control-plane join without certificate_key: the shared CA and service-account "

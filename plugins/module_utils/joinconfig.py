@@ -94,18 +94,8 @@ class JoinConfig(config_mod.InitConfig):
         defaults = config_mod.default_cluster_configuration()
         if "external" in (doc.get("etcd") or {}):
             defaults["etcd"] = {}
-        self.cluster = _merge(defaults, doc)
+        self.cluster = config_mod.deep_merge(defaults, doc)
         self.cluster_from_api = True
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
 
 
 # --- config file ---------------------------------------------------------------------
@@ -251,7 +241,7 @@ def build_join_config(params: dict, default_address=None) -> JoinConfig:
     params = dict(params or {})
     warnings = []
     file_doc = _load_file(params["config"], warnings) if params.get("config") else {}
-    doc = _merge(default_join_configuration(), file_doc)
+    doc = config_mod.deep_merge(default_join_configuration(), file_doc)
     timeouts = dict(C.DEFAULT_TIMEOUTS)
     timeouts.update(file_doc.get("timeouts") or {})
     doc["timeouts"] = timeouts

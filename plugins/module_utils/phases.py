@@ -123,6 +123,28 @@ class Selection:
         return any(g == name for g, _unused in self.groups())
 
 
+@dataclass
+class PhaseContext:
+    """What every phase handler gets: config, filesystem view, writer, results."""
+
+    cfg: object
+    fs: object          # files.HostFS (in check mode the writer's pending view)
+    writer: object      # files.Writer
+    check_mode: bool
+    results: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.writer.changed or bool(self.results.get("api_changed"))
+
+    def api_result(self, name: str, result: dict) -> None:
+        """Record one API phase's result; any change marks the run changed."""
+        self.results.setdefault("api", {})[name] = result
+        if result.get("changed"):
+            self.results["api_changed"] = True
+
+
 def select(tree, skip, field: str = "skip_phases") -> Selection:
     return Selection(tree=tree, skipped=normalize_skip(tree, skip, field))
 

@@ -280,6 +280,11 @@ def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
             if index == 3:
                 check = join.run_join(params, check_mode=True)
                 assert check["changed"] and tree(rootfs) == []
+                # check mode builds on the certs download-certs would write: it reports this node's
+                # own leaves, kubeconfigs and manifests, not just "something would change"
+                assert {c["name"] for c in check["certificates"]} >= {"apiserver", "etcd-peer", "etcd-server"}
+                assert all(c["action"] == "created" for c in check["certificates"])
+                assert {k["name"] for k in check["kubeconfigs"]} == {"admin", "controller-manager", "scheduler"}
             kubelet = FakeKubelet(lab, rootfs, name, f"127.0.0.{index}")
             kubelets.append(kubelet)
             kubelet.watch()
