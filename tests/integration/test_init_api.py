@@ -178,3 +178,27 @@ def test_init_then_join_a_worker_end_to_end(cluster, openssl, kubectl, kubectl_e
     assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "system:node:w1"
     again = run_task(cluster["tmp"], "kubeboot.cluster.kubeadm_join", join_args, name="join-again")
     assert again["changed"] is False, again["_stdout"]
+
+
+def test_upload_certs_through_the_module(cluster, kubectl, kubectl_env):
+    """upload_certs: the module returns the generated key, and the kubeadm-certs Secret decrypts with it
+    (AES-256-GCM, nonce || sealed, as kubeadm's copycerts) to the very files of this node."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    result = run_playbook(cluster["tmp"], dict(cluster["args"], upload_certs=True), name="upload")
+    assert not result.get("failed"), result["_stdout"]
+    key = result["certificate_key"]
+    assert len(key) == 64 and int(key, 16) >= 0
+    secret = kubectl_json(kubectl, kubectl_env, cluster["rootfs"], "get", "secret", "-n", "kube-system",
+                          "kubeadm-certs")
+    owner = secret["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "Secret" and owner["name"].startswith("bootstrap-token-")
+    pki = os.path.join(cluster["rootfs"], "etc/kubernetes/pki")
+    for name, path in (("ca.key", "ca.key"), ("sa.key", "sa.key"), ("etcd-ca.crt", "etcd/ca.crt"),
+                       ("front-proxy-ca.key", "front-proxy-ca.key")):
+        sealed = base64.b64decode(secret["data"][name])
+        plain = AESGCM(bytes.fromhex(key)).decrypt(sealed[:12], sealed[12:], None)
+        with open(os.path.join(pki, path), "rb") as handle:
+            assert plain == handle.read(), name
+    again = run_playbook(cluster["tmp"], dict(cluster["args"], upload_certs=True, certificate_key=key),
+                         name="upload-again")
+    assert again["changed"] is False, again.get("api")
