@@ -104,7 +104,7 @@ def _preflight(ctx: JoinContext, _subs) -> None:
         ca_path = cfg.join.get("caCertPath") or f"{C.PKI_DIR}/ca.crt"
         ours = fs.read_bytes(ca_path) is not None and _same_pem(fs.read_bytes(ca_path), ctx.discovered.ca_pem)
         checks.append(preflight.check_file_available(fs, ca_path, ours=ours))
-        checks += preflight.common_checks(fs)
+        checks += preflight.common_checks(fs, cfg.join["nodeRegistration"].get("criSocket") or C.DEFAULT_CRI_SOCKET)
         host = ctx.discovered.server.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
         checks.append(preflight.check_http_proxy(host))
         checks.append(preflight.check_file_content("/proc/sys/net/ipv4/ip_forward", "1"))

@@ -131,6 +131,61 @@ def check_http_proxy(endpoint_host: str) -> Check:
     return Check("HTTPProxy", WARNING, msg)
 
 
+def check_cri(cri_socket: str) -> Check:
+    """CRI: the runtime must answer on its socket. A socket that is not there yet (runtime not
+    installed, e.g. while building an image) is a warning; one that refuses connections is an error."""
+    if not cri_socket.startswith("unix://"):
+        return Check("CRI", ERROR, "")
+    path = cri_socket[len("unix://"):]
+    if not os.path.exists(path):
+        return Check("CRI", WARNING, f"no container runtime socket at {path}: the kubelet needs a running "
+                                     "runtime (containerd, CRI-O)")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.settimeout(2)
+    try:
+        sock.connect(path)
+        return Check("CRI", ERROR, "")
+    except OSError as exc:
+        return Check("CRI", ERROR, f"container runtime is not running: cannot connect to {cri_socket}: "
+                                   f"{exc.strerror or exc}")
+    finally:
+        sock.close()
+
+
+def check_kubelet_service(fs) -> Check:
+    """Service-Kubelet (warning): the kubelet unit should be enabled so it survives reboots."""
+    wants = [d for d in ("/etc/systemd/system/multi-user.target.wants", "/lib/systemd/system/multi-user.target.wants")
+             if fs.exists(f"{d}/kubelet.service")]
+    msg = "" if wants else "kubelet service is not enabled, please run 'systemctl enable kubelet.service'"
+    return Check("Service-Kubelet", WARNING, msg)
+
+
+def check_firewalld() -> Check:
+    """Firewalld (warning): an active firewalld may block the API and kubelet ports."""
+    active = os.path.exists("/var/run/firewalld/firewalld.pid") or os.path.exists("/run/firewalld/firewalld.pid")
+    msg = (f"firewalld is active, please ensure ports [{C.APISERVER_PORT} {C.KUBELET_PORT}] are open or your "
+           "cluster may not function correctly") if active else ""
+    return Check("Firewalld", WARNING, msg)
+
+
+def check_http_proxy_cidr(cidr: str) -> Check:
+    """HTTPProxyCIDR (warning): traffic to a cluster range must not go through an HTTP proxy."""
+    import ipaddress
+    proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
+    if not cidr or not proxy:
+        return Check("HTTPProxyCIDR", WARNING, "")
+    first = ipaddress.ip_network(cidr.split(",", 1)[0].strip(), strict=False).network_address + 1
+    for entry in (os.environ.get("NO_PROXY") or os.environ.get("no_proxy") or "").split(","):
+        entry = entry.strip()
+        try:
+            if entry and first in ipaddress.ip_network(entry, strict=False):
+                return Check("HTTPProxyCIDR", WARNING, "")
+        except ValueError:
+            continue
+    return Check("HTTPProxyCIDR", WARNING, f"connection to {cidr} uses proxy {proxy}; this may lead to a "
+                                           "malfunctional cluster setup: add it to NO_PROXY")
+
+
 def live_host(fs) -> bool:
     """Checks of the running machine (ports, CPUs, kernel settings) only mean something when the
     files go to this machine's root; with a rootfs prefix the target is a directory tree."""
@@ -150,6 +205,9 @@ def init_checks(cfg, fs) -> list:
             check_port(C.SCHEDULER_PORT, ours[C.KUBE_SCHEDULER]),
             check_port(C.CONTROLLER_MANAGER_PORT, ours[C.KUBE_CONTROLLER_MANAGER]),
             check_http_proxy(cfg.advertise_address),
+            check_http_proxy_cidr(cfg.cluster["networking"].get("serviceSubnet", "")),
+            check_http_proxy_cidr(cfg.cluster["networking"].get("podSubnet", "")),
+            check_firewalld(),
             check_file_content("/proc/sys/net/ipv6/conf/default/forwarding" if ":" in cfg.advertise_address
                                else "/proc/sys/net/ipv4/ip_forward", "1"),
         ]
@@ -159,12 +217,17 @@ def init_checks(cfg, fs) -> list:
     checks += [check_file_available(fs, path, ours=True) for path in manifests.values()]
     if cfg.local_etcd:
         checks.append(check_dir_available(fs, cfg.cluster["etcd"]["local"]["dataDir"], ours[C.ETCD]))
-    checks += common_checks(fs)
+    checks += common_checks(fs, cfg.init["nodeRegistration"].get("criSocket") or C.DEFAULT_CRI_SOCKET)
     return checks
 
 
-def common_checks(fs) -> list:
-    checks = [check_swap()] if live_host(fs) else []
+def common_checks(fs, cri_socket: str = C.DEFAULT_CRI_SOCKET) -> list:
+    """The checks init and join share."""
+    checks = []
+    if live_host(fs):
+        kubelet_ours = fs.exists(f"{C.KUBERNETES_DIR}/{C.KUBELET_CONF}")
+        checks += [check_cri(cri_socket), check_swap(), check_port(C.KUBELET_PORT, kubelet_ours)]
+    checks.append(check_kubelet_service(fs))
     for name in ("cp", "losetup", "mount"):
         checks.append(check_executable(name, fs))
     return checks
