@@ -332,16 +332,11 @@ def token_list_rows(secrets, now=None) -> list:
 # --- join command --------------------------------------------------------------------
 def join_command(server_url: str, token: str, ca_hashes, control_plane: bool = False,
                  certificate_key=None) -> str:
-    """`kubeadm token create --print-join-command` output (one line, no newline)."""
-    host_port = server_url.replace("https://", "")
-    text = f"kubeadm join {host_port} --token {token} "
-    for pin in ca_hashes:
-        text += f"--discovery-token-ca-cert-hash {pin} "
-    if control_plane or certificate_key:
-        text += "--control-plane "
-        if certificate_key:
-            text += f"--certificate-key {certificate_key}"
-    return text
+    """`kubeadm token create --print-join-command` output (one line, no newline): like kubeadm, the
+    init summary form with every backslash-newline and TAB removed."""
+    text = join_command_multiline(server_url, token, ca_hashes, control_plane or bool(certificate_key),
+                                  certificate_key)
+    return text.replace("\\\n", "").replace("\t", "")
 
 
 def join_command_multiline(server_url: str, token: str, ca_hashes, control_plane: bool = False,

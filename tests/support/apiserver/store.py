@@ -184,12 +184,7 @@ class EtcdStore:
 
     def update(self, key: str, obj: dict, expected_rev: int | None = None) -> dict:
         value = json.dumps(obj, separators=(",", ":"), sort_keys=True)
-        current = self.get(key)
-        if current is None:
-            raise KeyMissing(key)
-        rev = int(current["metadata"]["resourceVersion"])
-        if expected_rev is not None and expected_rev != rev:
-            raise RevisionMismatch(key)
+        _current, rev = self._revision(key, expected_rev)
         ok, out = self._txn(
             [{"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}],
             [{"request_put": {"key": _b64(key), "value": _b64(value)}}])
@@ -199,13 +194,18 @@ class EtcdStore:
             raise RevisionMismatch(key)
         return _stamp(obj, int(out["header"]["revision"]))
 
-    def delete(self, key: str, expected_rev: int | None = None) -> dict:
+    def _revision(self, key: str, expected_rev):
+        """The stored object and its revision, checked against the caller's expectation."""
         current = self.get(key)
         if current is None:
             raise KeyMissing(key)
         rev = int(current["metadata"]["resourceVersion"])
         if expected_rev is not None and expected_rev != rev:
             raise RevisionMismatch(key)
+        return current, rev
+
+    def delete(self, key: str, expected_rev: int | None = None) -> dict:
+        current, rev = self._revision(key, expected_rev)
         ok, _ = self._txn(
             [{"key": _b64(key), "target": "MOD", "result": "EQUAL", "mod_revision": str(rev)}],
             [{"request_delete_range": {"key": _b64(key)}}])
