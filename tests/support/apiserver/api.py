@@ -13,7 +13,7 @@ import uuid
 from urllib.parse import parse_qs
 
 from . import patch as patchlib
-from . import openapi, policy, protobuf
+from . import openapi, policy, protobuf, tables
 from . import resources as R
 from . import selectors
 from .auth import (Attributes, Authorizer, SYSTEM, UserInfo, Unauthorized, authenticate,
@@ -624,12 +624,15 @@ class APIServer:
         if res.plural == "selfsubjectreviews":
             return 201, self.self_subject_review(user)
         if verb == "get":
-            return 200, self.get(res, ns, name)
+            obj = self.get(res, ns, name)
+            return 200, (tables.to_table(res.plural, obj) if tables.wants_table(headers.get("Accept")) else obj)
         if verb == "watch":
             self.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))  # validates selectors
             return 200, WatchStream(self, res, ns, q)
         if verb == "list":
-            return 200, self.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            listed = self.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
+            return 200, (tables.to_table(res.plural, listed) if tables.wants_table(headers.get("Accept"))
+                         else listed)
         if verb == "create":
             created = self.create(res, ns, obj, user, dry_run)
             return 201, created

@@ -199,6 +199,9 @@ NODE_RULES = [
     {"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch", "update"]},
     {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch", "update"]},
     {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch"]},
+    # mirror pods of the node's static pods, and their status
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["create", "delete"]},
+    {"apiGroups": [""], "resources": ["pods/status"], "verbs": ["update", "patch"]},
     {"apiGroups": [""], "resources": ["services", "endpoints"], "verbs": ["get", "list", "watch"]},
     {"apiGroups": ["certificates.k8s.io"], "resources": ["certificatesigningrequests"],
      "verbs": ["create", "get", "list", "watch"]},

@@ -141,3 +141,31 @@ def test_admin_whoami_and_can_i(cluster):
     who = cluster.kubectl("auth", "whoami").stdout
     assert "kubernetes-admin" in who and "system:masters" in who
     assert cluster.kubectl("auth", "can-i", "*", "*").stdout.strip() == "yes"
+
+
+def test_server_side_printing_of_nodes_and_pods(cluster):
+    """kubectl asks for a Table; its columns are the real server's (STATUS, ROLES, -o wide)."""
+    cluster.put({"apiVersion": "v1", "kind": "Node", "metadata": {
+        "name": "cp1", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+        "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                   "addresses": [{"type": "InternalIP", "address": "192.0.2.7"}],
+                   "nodeInfo": {"kubeletVersion": "v1.36.3", "osImage": "Debian GNU/Linux 12 (bookworm)",
+                                "kernelVersion": "6.1.0", "containerRuntimeVersion": "containerd://1.6.20"}}})
+    cluster.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "w1"},
+                 "status": {"conditions": [{"type": "Ready", "status": "False"}]}})
+    lines = cluster.kubectl("get", "nodes", "-o", "wide").stdout.splitlines()
+    assert lines[0].split() == ["NAME", "STATUS", "ROLES", "AGE", "VERSION", "INTERNAL-IP", "EXTERNAL-IP",
+                                "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME"]
+    cp1 = lines[1].split()
+    assert cp1[:3] == ["cp1", "Ready", "control-plane"] and cp1[4:7] == ["v1.36.3", "192.0.2.7", "<none>"]
+    assert cp1[-1] == "containerd://1.6.20" and cp1[3].endswith("s")
+    assert lines[2].split()[:3] == ["w1", "NotReady", "<none>"]
+    cluster.put({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "etcd-cp1", "namespace": "kube-system"},
+                 "spec": {"nodeName": "cp1", "containers": [{"name": "etcd", "image": "etcd"}]},
+                 "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}})
+    pod = cluster.kubectl("get", "pods", "-n", "kube-system").stdout.splitlines()
+    assert pod[0].split() == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+    assert pod[1].split()[:4] == ["etcd-cp1", "1/1", "Running", "0"]
+    # other resources: the server's default Name / Created At columns
+    out = cluster.kubectl("get", "namespaces").stdout.splitlines()
+    assert out[0].split() == ["NAME", "CREATED", "AT"] and out[1].split()[0] == "default"
