@@ -78,6 +78,9 @@ def _control_plane(ctx: InitContext, subs) -> None:
 def _kubelet_start(ctx: InitContext, _subs) -> None:
     from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet
     ctx.results["kubelet_files"] = kubelet.ensure_kubelet_files(ctx.cfg, ctx.fs, ctx.writer)
+    if not ctx.cfg.init.get("dryRun"):
+        from ansible_collections.kubeboot.cluster.plugins.module_utils import initsystem
+        initsystem.kubelet_start(ctx)
 
 
 # --- API phases -----------------------------------------------------------------
@@ -240,6 +243,7 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
         "kubeconfigs": ctx.results.get("kubeconfigs", []),
         "manifests": ctx.results.get("manifests", []),
         "kubelet_files": ctx.results.get("kubelet_files", []),
+        "kubelet_service": ctx.results.get("kubelet_service", {}),
         "preflight": ctx.results.get("preflight", {}),
         "phases": phase_report,
         "api": ctx.results.get("api", {}),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, joinconfig, phases, preflight
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, initsystem, joinconfig, phases, preflight
 from ansible_collections.kubeboot.cluster.plugins.module_utils import tlsbootstrap
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
 
@@ -167,6 +167,9 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
     env = kubelet.flags_env(cfg, register_taints=not cfg.control_plane)
     files_result.append({"path": C.KUBELET_FLAGS_ENV_FILE,
                          "changed": writer.write(C.KUBELET_FLAGS_ENV_FILE, env, C.MODE_KUBELET_FILE)})
+    # kubeadm's package ships the drop-in; without a kubeadm package the join writes it, as init does
+    files_result.append({"path": C.KUBELET_DROPIN_FILE, "changed": writer.write(
+        C.KUBELET_DROPIN_FILE, kubelet.dropin_unit(), C.MODE_KUBELET_FILE)})
     if ctx.already_joined:
         ctx.results["tls_bootstrap"] = "already joined: kubelet.conf holds a valid client certificate"
         files_result.append({"path": tlsbootstrap.BOOTSTRAP_CONF, "changed": writer.remove(tlsbootstrap.BOOTSTRAP_CONF)})
@@ -183,11 +186,19 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
         files_result.append({"path": tlsbootstrap.BOOTSTRAP_CONF, "changed": writer.write(
             tlsbootstrap.BOOTSTRAP_CONF, text, C.MODE_KUBECONFIG, secret=True)})
         ctx.results["tls_bootstrap"] = "bootstrap-kubelet.conf written; the kubelet does the TLS bootstrap"
+        _start_kubelet(ctx)
         if cfg.options.get("wait_for_kubelet") and not ctx.dry:
             tlsbootstrap.wait_for_kubelet_conf(ctx.fs, disc.ca_pem, cfg.timeout("tlsBootstrap"))
             writer.remove(tlsbootstrap.BOOTSTRAP_CONF)  # as kubeadm does once the kubelet has its cert
             ctx.results["tls_bootstrap"] = "kubelet.conf written by the kubelet"
+    _start_kubelet(ctx)
     ctx.results["kubelet_files"] = files_result
+
+
+def _start_kubelet(ctx: JoinContext) -> None:
+    """Once per run, after the kubelet's files are in place (never in a dry run)."""
+    if "kubelet_service" not in ctx.results and not ctx.cfg.join.get("dryRun"):
+        initsystem.kubelet_start(ctx)
 
 
 def _kubelet_server(ctx: JoinContext) -> str:
@@ -405,6 +416,7 @@ def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
         "kubeconfigs": ctx.results.get("kubeconfigs", []),
         "manifests": ctx.results.get("manifests", []),
         "kubelet_files": ctx.results.get("kubelet_files", []),
+        "kubelet_service": ctx.results.get("kubelet_service", {}),
         "downloaded_certs": ctx.results.get("downloaded_certs", []),
         "etcd": ctx.results.get("etcd", {}),
         "api": ctx.results.get("api", {}),

@@ -136,7 +136,7 @@ class PhaseContext:
 
     @property
     def changed(self) -> bool:
-        return self.writer.changed or bool(self.results.get("api_changed"))
+        return self.writer.changed or bool(self.results.get("api_changed") or self.results.get("service_changed"))
 
     def api_result(self, name: str, result: dict) -> None:
         """Record one API phase's result; any change marks the run changed."""

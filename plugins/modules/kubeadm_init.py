@@ -17,7 +17,9 @@ description:
   - Idempotent - an existing CA or key is never regenerated; valid certificates and kubeconfigs are kept;
     only a leaf whose SANs changed is re-issued from the existing CA. A rerun reports C(changed=false).
   - Every file is written atomically (temporary file, fsync, rename) with kubeadm's modes.
-  - Starting the kubelet is not done here (the C(kubeboot.cluster.control_plane) role does it).
+  - Like kubeadm, the C(kubelet-start) phase ends with C(systemctl daemon-reload) and C(systemctl restart kubelet),
+    but only when a file the kubelet reads changed or the kubelet is not running (a rerun restarts nothing), and
+    never under O(rootfs) or in check mode. Without systemd or a C(kubelet.service) unit this is a warning.
 author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
@@ -205,6 +207,11 @@ dry_run_dir:
   description: Directory the files were written to with dry_run.
   returned: when dry_run is true
   type: str
+kubelet_service:
+  description: Whether the kubelet was (or in check mode would be) restarted at the end of kubelet-start, and why.
+  returned: always
+  type: dict
+  sample: {"restarted": true, "reason": "the kubelet's files changed"}
 changed_files:
   description: Host paths that were (or in check mode would be) written.
   returned: always

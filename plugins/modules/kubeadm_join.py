@@ -26,7 +26,9 @@ description:
     to the stacked etcd cluster as a learner and promotes it, and labels/taints the Node.
   - Idempotent - a node whose C(kubelet.conf) already holds a valid certificate of the discovered CA is
     not bootstrapped again; a rerun reports C(changed=false).
-  - Starting or restarting the kubelet is not done here (the C(kubeboot.cluster.node) role does it).
+  - Like kubeadm, the C(kubelet-start) phase ends with C(systemctl daemon-reload) and C(systemctl restart kubelet),
+    but only when a file the kubelet reads changed or the kubelet is not running (a rerun restarts nothing), and
+    never under O(rootfs) or in check mode. Without systemd or a C(kubelet.service) unit this is a warning.
 author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
@@ -187,6 +189,11 @@ csr:
   description: Name of the CertificateSigningRequest created in C(module) mode.
   returned: when a certificate was requested
   type: str
+kubelet_service:
+  description: Whether the kubelet was (or in check mode would be) restarted at the end of kubelet-start, and why.
+  returned: always
+  type: dict
+  sample: {"restarted": true, "reason": "the kubelet's files changed"}
 kubelet_files:
   description: Files of the kubelet-start phase (path, changed).
   returned: success
