@@ -7,7 +7,7 @@ COLLECTIONS := $(abspath build/collections)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: test-node venv link test test-all unit lint sanity lab lab-show lab-down lab-local lab-clean molecule bench clean
+.PHONY: test-node venv link test test-slow test-all unit lint sanity lab lab-show lab-check lab-add lab-down lab-local lab-clean molecule bench clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -25,6 +25,11 @@ link:
 test: venv link lint sanity test-node
 	$(PY) -m pytest -q -m "not slow" $(PYTEST_ARGS) tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# The suites marked slow (a real 3-member etcd join, token expiry through the tokencleaner); CI runs them too.
+test-slow: venv link
+	$(PY) -m pytest -q -m slow $(PYTEST_ARGS) tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no slow tests: failing"; exit 1; fi; exit $$rc
 
 test-all: venv link lint sanity test-node
 	$(PY) -m pytest -q $(PYTEST_ARGS) tests; rc=$$?; \
@@ -57,24 +62,38 @@ sanity: venv
 	for v in 24_2 25_0 25_1 25_2 25_3; do cp tests/tools/get_pip_offline.py $(HOME)/.ansible/test/cache/get_pip_$$v.py; done
 	cd $(SANITY_TREE) && ansible-test sanity --python $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])') --color no
 
-# The lab: builds the node image (debootstrap, cached), starts podman nodes cp1/w1/w2, runs
-# playbooks/site.yml over them (with lab-only test doubles for the kubelet and kube-apiserver,
-# extensions/lab/) and prints the cluster. `make lab-down` removes nodes and network.
-lab: venv link
+# The lab: installs what it needs from Debian (as root), builds the node image (debootstrap, cached),
+# starts podman nodes cp1/w1/w2, runs playbooks/site.yml over them (with the lab's kubelet stand-in
+# package, extensions/lab/) and prints the cluster with the time of each step. `make lab-down`
+# removes nodes and network; `make lab-check` verifies a running lab from outside (CI).
+LAB := python3 extensions/lab/lab.py
+lab:
+	@command -v python3 >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq python3; } \
+	  || { echo "make lab: python3 is missing (run make lab as root to have it installed)"; exit 1; }
+	$(LAB) host
+	$(MAKE) --no-print-directory venv link
 	$(PY) extensions/lab/lab.py up
 
 lab-show: venv link
 	$(PY) extensions/lab/lab.py show
 
+lab-check: venv link
+	$(PY) extensions/lab/lab.py check $(LAB_CHECK_ARGS)
+
+lab-add: venv link
+	$(PY) extensions/lab/lab.py add $(NODE)
+
 lab-down:
-	python3 extensions/lab/lab.py down
+	$(LAB) down
 
 # The lab as a molecule scenario (extensions/molecule/default): create, converge, idempotence, verify,
 # destroy. Tools from requirements-lab.txt (not needed by CI).
 molecule: venv link
 	$(PY) -m pip install -q -r requirements-lab.txt
-	$(PY) extensions/lab/lab.py down
+	$(LAB) host
+	$(LAB) down
 	$(PY) extensions/lab/lab.py image
+	$(PY) extensions/lab/lab.py packages
 	eval "$$($(PY) extensions/lab/lab.py env)" && molecule test -s default
 
 # Without podman: initialise a control plane into ./lab/rootfs on localhost.
