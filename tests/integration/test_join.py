@@ -259,6 +259,7 @@ class FakeKubelet:
                 self.proc.kill()
 
 
+@pytest.mark.slow  # make test-slow / test-all (CI runs both suites)
 def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
     lab = Lab(str(tmp_path), upload_certs=True)
     kubelets = []

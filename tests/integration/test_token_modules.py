@@ -2,6 +2,8 @@
 against the API double: behaviour, check mode, idempotence, and no token secret in the log."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import subprocess
@@ -97,6 +99,7 @@ def test_token_modules_playbook(api_double, tmp_path):
     assert left == [join["token"]]
 
 
+@pytest.mark.slow  # make test-slow / test-all (CI runs both suites)
 def test_token_ttl_expiry_is_cleaned_up(api_double, tmp_path):
     """A short-lived token made by the module shows in kubeadm_token_info, then the double's
     tokencleaner (like kube-controller-manager's) deletes it once it expires."""
