@@ -352,23 +352,31 @@ def nodes(names=None) -> list:
 
 
 def inventory(extra_workers=()) -> str:
-    path = os.path.join(LAB, "inventory.ini")
+    """lab/inventory.yml: the nodes as a kubespray-style inventory, with the lab's settings."""
+    path = os.path.join(LAB, "inventory.yml")
     groups = {"kube_control_plane": [], "etcd": [], "kube_node": []}
     for name, member_of in NODES.items():
         for group in member_of:
             groups[group].append(name)
     groups["kube_node"] += [n for n in extra_workers if n not in groups["kube_node"]]
-    lines = ["# Written by extensions/lab/lab.py: the lab's nodes as a kubespray-style inventory."]
-    for group, members in groups.items():
-        lines += [f"[{group}]"] + members + [""]
-    lines += ["[k8s_cluster:children]", "kube_control_plane", "kube_node", "",
-              "[k8s_cluster:vars]", "ansible_connection=containers.podman.podman",
-              "ansible_python_interpreter=/usr/bin/python3",
-              f"control_plane_kubernetes_version={lab_versions()[0]}",
-              # the kubelet (stand-in) is enabled before the join: wait for its TLS bootstrap
-              "node_wait_for_kubelet=true", ""]
+    lab_vars = {
+        "ansible_connection": "containers.podman.podman",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "kubeboot_kubernetes_version": lab_versions()[0],
+        # the lab's kubelet package (the stand-in) through kube_packages' offline path
+        "kube_packages_source": "offline",
+        "kube_packages_offline_dir": package_dir(),
+        "kube_packages_names": ["kubelet"],
+        "kube_packages_crictl": False,
+        # the kubelet is running before the join: wait for its TLS bootstrap
+        "node_wait_for_kubelet": True,
+    }
+    document = {"all": {"children": {
+        **{group: {"hosts": {h: None for h in members}} for group, members in groups.items()},
+        "k8s_cluster": {"children": {"kube_control_plane": None, "kube_node": None}, "vars": lab_vars}}}}
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
+        handle.write("# Written by extensions/lab/lab.py: the lab's nodes as a kubespray-style inventory.\n")
+        json.dump(document, handle, indent=2)  # JSON is YAML
     return path
 
 
@@ -381,8 +389,7 @@ RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+
 
 
 def playbook(limit=None, check=False) -> dict:
-    argv = ["ansible-playbook", "-i", inventory(extra_workers()), os.path.join(HERE, "site-lab.yml"),
-            "-e", "kubeboot_lab_packages=" + package_dir()]
+    argv = ["ansible-playbook", "-i", inventory(extra_workers()), os.path.join(HERE, "site-lab.yml")]
     if limit:
         argv += ["--limit", limit]
     if check:
@@ -494,34 +501,54 @@ def check(idempotent=False) -> None:
         kubectl("get", "configmap", "-n", namespace, name, "-o", "name")
     print("configmaps kubeadm-config, cluster-info, kubelet-config: present")
     if idempotent:
-        last = json.load(open(os.path.join(LAB, "last-run.json")))
-        changed = {host: r["changed"] for host, r in last["recap"].items()}
-        if not last.get("nodes_existed") or any(changed.values()):
+        last = last_run()
+        changed = {host: r["changed"] for host, r in last.get("recap", {}).items()}
+        if not last.get("rerun") or not last.get("ok") or any(changed.values()):
             raise LabError(f"the rerun was not idempotent: changed per host {changed}")
         print(f"rerun idempotent: changed=0 on {', '.join(sorted(changed))}")
     print("lab check: OK")
 
 
 # --- commands ---------------------------------------------------------------------------------
+def last_run() -> dict:
+    try:
+        with open(os.path.join(LAB, "last-run.json"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def record_run(timer, had_image: bool, rerun: bool, recap: dict, ok: bool) -> None:
+    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "ok": ok,
+              "image_built": not had_image, "rerun": rerun, "recap": recap,
+              "steps": [{"step": name, "seconds": round(seconds, 1)} for name, seconds in timer.steps]}
+    os.makedirs(LAB, exist_ok=True)
+    with open(os.path.join(LAB, "last-run.json"), "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=2)
+
+
 def up() -> None:
+    """A rerun (the nodes exist and the last run completed) must change nothing on any host."""
     timer = Timer()
     timer.step("host packages", host)
     had_image = image_exists()
     timer.step("node image" + ("" if had_image else " (build)"), image)
     timer.step("lab packages", packages)
     timer.step("collections", collections)
+    previous = last_run()
     started = timer.step("nodes", nodes)
-    recap = timer.step("site.yml", playbook)
-    timer.step("show", show)
-    nodes_existed = not started
-    record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "image_built": not had_image, "nodes_existed": nodes_existed, "recap": recap,
-              "steps": [{"step": name, "seconds": round(seconds, 1)} for name, seconds in timer.steps]}
-    with open(os.path.join(LAB, "last-run.json"), "w", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=2)
+    rerun = not started and bool(previous.get("ok"))
+    recap = {}
+    try:
+        recap = timer.step("site.yml", playbook)
+        timer.step("show", show)
+    except LabError:
+        record_run(timer, had_image, rerun, recap, ok=False)
+        raise
+    record_run(timer, had_image, rerun, recap, ok=True)
     print("\ntimings:\n" + "\n".join(timer.lines()))
     changed = {host_name: r["changed"] for host_name, r in recap.items()}
-    if nodes_existed:
+    if rerun:
         verdict = "idempotent (changed=0 on every host)" if not any(changed.values()) else \
             f"NOT idempotent: {changed}"
         print(f"rerun on existing nodes: {verdict}")
@@ -544,7 +571,7 @@ def down() -> None:
         podman("rm", "-f", "-t", "2", *names)
     if podman("network", "exists", NETWORK, check=False, quiet=True).returncode == 0:
         podman("network", "rm", NETWORK)
-    for name in ("admin.conf", "last-run.json", "inventory.ini"):
+    for name in ("admin.conf", "last-run.json", "inventory.yml"):
         if os.path.exists(os.path.join(LAB, name)):
             os.unlink(os.path.join(LAB, name))
     print("lab removed (the image stays cached)")
