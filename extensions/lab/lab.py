@@ -220,20 +220,28 @@ def package_dir() -> str:
     return os.path.join(LAB, "packages")
 
 
-def build_kubelet_package(version: str) -> str:
-    """kubelet_<version>-1kubebootlab_all.deb: the lab's kubelet stand-in, its unit and the API double."""
-    deb_version = version.lstrip("v") + "-1kubebootlab"
-    out = os.path.join(package_dir(), f"kubelet_{deb_version}_all.deb")
+def package_sources() -> list:
     sources = [os.path.join(HERE, "standins", name) for name in ("kubelet", "kubelet.service")]
-    sources += glob.glob(os.path.join(REPO, "tests", "support", "apiserver", "*.py"))
-    if os.path.exists(out) and os.path.getmtime(out) >= max(os.path.getmtime(p) for p in sources):
+    return sources + sorted(glob.glob(os.path.join(REPO, "tests", "support", "apiserver", "*.py")))
+
+
+def build_kubelet_package(version: str) -> str:
+    """kubelet_<version>-1kubebootlab.<stamp>_all.deb: the lab's kubelet stand-in, its unit and the API
+    double. The stamp is the newest source's mtime, so an edited stand-in is a newer package that
+    kube_packages installs over the old one, and an unchanged one is the same file (no change)."""
+    sources = package_sources()
+    newest = int(max(os.path.getmtime(p) for p in sources))
+    stamp = time.strftime("%Y%m%d%H%M%S", time.gmtime(newest))
+    deb_version = f"{version.lstrip('v')}-1kubebootlab.{stamp}"
+    out = os.path.join(package_dir(), f"kubelet_{deb_version}_all.deb")
+    if os.path.exists(out):
         return out
     os.makedirs(package_dir(), exist_ok=True)
+    for old in glob.glob(os.path.join(package_dir(), f"kubelet_{version.lstrip('v')}-*_all.deb")):
+        os.unlink(old)
     with tempfile.TemporaryDirectory() as root:
-        _install(os.path.join(HERE, "standins", "kubelet"), root, "usr/bin/kubelet", 0o755,
-                 lambda text: text.replace("@KUBELET_VERSION@", version))
-        _install(os.path.join(HERE, "standins", "kubelet.service"), root,
-                 "usr/lib/systemd/system/kubelet.service", 0o644)
+        _install(sources[0], root, "usr/bin/kubelet", 0o755, lambda text: text.replace("@KUBELET_VERSION@", version))
+        _install(sources[1], root, "usr/lib/systemd/system/kubelet.service", 0o644)
         for path in sources[2:]:
             if os.path.basename(path) != "testing.py":  # pytest helpers: not needed in a node
                 _install(path, root, "usr/lib/kubeboot-lab/apiserver/" + os.path.basename(path), 0o644)
@@ -245,7 +253,14 @@ def build_kubelet_package(version: str) -> str:
             with open(os.path.join(control, script), "w") as handle:
                 handle.write(text)
             os.chmod(os.path.join(control, script), 0o755)
-        run(["dpkg-deb", "--root-owner-group", "--build", root, out], capture=True)
+        for directory, _dirs, names in os.walk(root):  # the same sources give the same bytes
+            for name in names + [""]:
+                os.utime(os.path.join(directory, name), (newest, newest))
+        build_env = dict(env(), SOURCE_DATE_EPOCH=str(newest))
+        proc = subprocess.run(["dpkg-deb", "--root-owner-group", "--build", root, out], env=build_env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise LabError(f"dpkg-deb could not build {os.path.basename(out)}: {proc.stderr.strip()}")
     return out
 
 
@@ -360,7 +375,7 @@ def inventory(extra_workers=()) -> str:
             groups[group].append(name)
     groups["kube_node"] += [n for n in extra_workers if n not in groups["kube_node"]]
     lab_vars = {
-        "ansible_connection": "containers.podman.podman",
+        "ansible_connection": "podman_pipelined",
         "ansible_python_interpreter": "/usr/bin/python3",
         "kubeboot_kubernetes_version": lab_versions()[0],
         # the lab's kubelet package (the stand-in) through kube_packages' offline path

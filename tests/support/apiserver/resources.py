@@ -53,6 +53,10 @@ RESOURCES = [
     Resource("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest",
              False, ("csr",), ("approval", "status")),
     Resource("coordination.k8s.io", "v1", "leases", "Lease", True),
+    # CNI manifests (calico) create CRDs and a PodDisruptionBudget: stored, not acted on
+    Resource("apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
+             ("crd", "crds"), ("status",)),
+    Resource("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, ("pdb",), ("status",)),
     Resource("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview",
              False, verbs=("create",), virtual=True),
     Resource("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview",
