@@ -19,6 +19,7 @@ rootfs, wheels, collections); nothing in /etc is touched except the Debian packa
 from __future__ import annotations
 
 import datetime
+import fcntl
 import glob
 import hashlib
 import json
@@ -37,9 +38,16 @@ HERE = os.path.join(REPO, "extensions", "lab")
 COLLECTIONS = os.path.join(BUILD, "collections")
 CONTAINERS_CONF = os.path.join(LAB, "containers.conf")
 IMAGE = "localhost/kubeboot-node:bookworm"
-NETWORK = "kubeboot"
-LABEL = "kubeboot.lab=1"
-NODES = {"cp1": ["kube_control_plane", "etcd"], "w1": ["kube_node"], "w2": ["kube_node"]}
+# KUBEBOOT_LAB=<name> runs a second lab beside the default one (nodes <name>-cp1 ..., network
+# kubeboot-<name>), e.g. one per work tree; the image is shared.
+LAB_NAME = os.environ.get("KUBEBOOT_LAB", "")
+if LAB_NAME and not re.match(r"\A[a-z0-9]{1,8}\Z", LAB_NAME):
+    sys.exit(f"KUBEBOOT_LAB={LAB_NAME!r}: up to 8 lowercase letters and digits")
+PREFIX = LAB_NAME + "-" if LAB_NAME else ""
+NETWORK = "kubeboot" + ("-" + LAB_NAME if LAB_NAME else "")
+STATE = os.path.join(LAB, LAB_NAME) if LAB_NAME else LAB  # inventory, admin.conf, run records
+LABEL = "kubeboot.lab=" + (LAB_NAME or "1")
+NODES = {PREFIX + "cp1": ["kube_control_plane", "etcd"], PREFIX + "w1": ["kube_node"], PREFIX + "w2": ["kube_node"]}
 # The lab deploys this minor and can upgrade to the next one (packages are built for both).
 LAB_MINORS = (36, 37)
 # The podman connection plugin and the profile_tasks callback (from the PyPI ansible wheel).
@@ -188,12 +196,19 @@ def debian_mirror() -> str:
 
 def image() -> None:
     require_root()
+    os.makedirs(BUILD, exist_ok=True)
+    with open("/tmp/kubeboot-lab-image.lock", "w") as lock:  # labs of other work trees share the image
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _build_image()
+
+
+def _build_image() -> None:
     if image_exists():
         print(f"{IMAGE} exists, recipe {image_recipe()} (cached; `podman rmi {IMAGE}` rebuilds it)")
         return
     if running_nodes():
         raise LabError(f"the node image recipe changed: remove the old nodes first (make lab-down)")
-    rootfs = os.path.join(BUILD, "rootfs")
+    rootfs = os.path.join(BUILD, "rootfs")  # under build/ of this work tree
     shutil.rmtree(rootfs, ignore_errors=True)
     run(["debootstrap", "--variant=minbase", "--include=" + ",".join(NODE_PACKAGES), "bookworm", rootfs,
          debian_mirror()])
@@ -368,7 +383,8 @@ def nodes(names=None) -> list:
 
 def inventory(extra_workers=()) -> str:
     """lab/inventory.yml: the nodes as a kubespray-style inventory, with the lab's settings."""
-    path = os.path.join(LAB, "inventory.yml")
+    os.makedirs(STATE, exist_ok=True)
+    path = os.path.join(STATE, "inventory.yml")
     groups = {"kube_control_plane": [], "etcd": [], "kube_node": []}
     for name, member_of in NODES.items():
         for group in member_of:
@@ -411,7 +427,7 @@ def playbook(limit=None, check=False) -> dict:
         argv += ["--check", "--diff"]
     lab_env = dict(env(), ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"))
     print("+ " + " ".join(argv), flush=True)
-    log_path = os.path.join(LAB, "last-playbook.log")
+    log_path = os.path.join(STATE, "last-playbook.log")
     with open(log_path, "w", encoding="utf-8") as log:
         proc = subprocess.Popen(argv, env=lab_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output = []
@@ -434,7 +450,7 @@ def control_plane_node() -> str:
 
 def fetch_admin_conf() -> str:
     """cp1's admin.conf, as it is (its server is cp1's address, reachable from this host)."""
-    path = os.path.join(LAB, "admin.conf")
+    path = os.path.join(STATE, "admin.conf")
     text = node_exec(control_plane_node(), "cat", "/etc/kubernetes/admin.conf")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -443,8 +459,8 @@ def fetch_admin_conf() -> str:
 
 
 def kubectl(*args, check=True) -> subprocess.CompletedProcess:
-    cache = os.path.join(LAB, "kubectl-cache")
-    return run(["kubectl", "--kubeconfig", os.path.join(LAB, "admin.conf"), "--cache-dir", cache,
+    cache = os.path.join(STATE, "kubectl-cache")
+    return run(["kubectl", "--kubeconfig", os.path.join(STATE, "admin.conf"), "--cache-dir", cache,
                 "--request-timeout", "15s", *args], capture=True, check=check)
 
 
@@ -527,7 +543,7 @@ def check(idempotent=False) -> None:
 # --- commands ---------------------------------------------------------------------------------
 def last_run() -> dict:
     try:
-        with open(os.path.join(LAB, "last-run.json"), encoding="utf-8") as handle:
+        with open(os.path.join(STATE, "last-run.json"), encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError):
         return {}
@@ -537,8 +553,8 @@ def record_run(timer, had_image: bool, rerun: bool, recap: dict, ok: bool) -> No
     record = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "ok": ok,
               "image_built": not had_image, "rerun": rerun, "recap": recap,
               "steps": [{"step": name, "seconds": round(seconds, 1)} for name, seconds in timer.steps]}
-    os.makedirs(LAB, exist_ok=True)
-    with open(os.path.join(LAB, "last-run.json"), "w", encoding="utf-8") as handle:
+    os.makedirs(STATE, exist_ok=True)
+    with open(os.path.join(STATE, "last-run.json"), "w", encoding="utf-8") as handle:
         json.dump(record, handle, indent=2)
 
 
@@ -572,6 +588,7 @@ def up() -> None:
 
 
 def add(name: str) -> None:
+    name = PREFIX + name
     if not re.match(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z", name) or name in NODES:
         raise LabError(f"node name {name!r}: a new lowercase DNS label other than {', '.join(NODES)}")
     nodes([name])
@@ -587,8 +604,8 @@ def down() -> None:
     if podman("network", "exists", NETWORK, check=False, quiet=True).returncode == 0:
         podman("network", "rm", NETWORK)
     for name in ("admin.conf", "last-run.json", "inventory.yml"):
-        if os.path.exists(os.path.join(LAB, name)):
-            os.unlink(os.path.join(LAB, name))
+        if os.path.exists(os.path.join(STATE, name)):
+            os.unlink(os.path.join(STATE, name))
     print("lab removed (the image stays cached)")
 
 
