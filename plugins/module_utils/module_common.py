@@ -8,10 +8,9 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import fail_
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 
 
-def run_phase_module(module, run) -> None:
-    """Shared body of the phase modules (kubeadm_init, kubeadm_join): call
-    run(params, check_mode), turn KubebootError into fail_json, diff only with --diff,
-    warnings through module.warn, then exit_json."""
+def run_module(module, run) -> None:
+    """Shared body of the modules: call run(params, check_mode), turn KubebootError into
+    fail_json, diff only with --diff, warnings through module.warn, then exit_json."""
     fail_if_missing(module)
     try:
         result = run(dict(module.params), check_mode=module.check_mode)

@@ -214,45 +214,18 @@ changed_files:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_phase_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.init import run_init
 
 
 def argument_spec() -> dict:
-    return dict(
-        kubernetes_version=dict(type="str"),
-        image_repository=dict(type="str"),
-        apiserver_advertise_address=dict(type="str"),
-        apiserver_bind_port=dict(type="int"),
-        apiserver_cert_extra_sans=dict(type="list", elements="str"),
-        cert_dir=dict(type="str"),
-        config=dict(type="path"),
-        control_plane_endpoint=dict(type="str"),
-        cri_socket=dict(type="str"),
-        dry_run=dict(type="bool"),
-        feature_gates=dict(type="raw"),
-        ignore_preflight_errors=dict(type="list", elements="str"),
-        node_name=dict(type="str"),
-        pod_network_cidr=dict(type="str"),
-        service_cidr=dict(type="str"),
-        service_dns_domain=dict(type="str"),
-        skip_phases=dict(type="list", elements="str"),
-        skip_token_print=dict(type="bool", default=False),
-        token=dict(type="str", no_log=True),
-        token_ttl=dict(type="str", no_log=False),
-        upload_certs=dict(type="bool", default=False),
-        certificate_key=dict(type="str", no_log=True),
-        encryption_algorithm=dict(type="str",
-                                  choices=["RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384"]),
-        certificate_validity_period=dict(type="str"),
-        ca_certificate_validity_period=dict(type="str"),
-        rootfs=dict(type="path", default="/"),
-    )
+    return options.argument_spec(options.INIT)
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_phase_module(module, run_init)
+    run_module(module, run_init)
 
 
 if __name__ == "__main__":

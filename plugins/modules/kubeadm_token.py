@@ -129,58 +129,19 @@ join_command:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
-from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token
 
 
 def argument_spec() -> dict:
-    return dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        token=dict(type="str", no_log=True),
-        ttl=dict(type="str", default=C.DEFAULT_TOKEN_TTL),
-        usages=dict(type="list", elements="str", choices=list(C.TOKEN_USAGES), default=list(C.TOKEN_USAGES)),
-        groups=dict(type="list", elements="str", default=[C.DEFAULT_TOKEN_GROUP]),
-        description=dict(type="str", default=""),
-        reuse=dict(type="bool", default=True),
-        print_join_command=dict(type="bool", default=False),
-        certificate_key=dict(type="str", no_log=True),
-        kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
-        rootfs=dict(type="path", default="/"),
-        api_timeout=dict(type="int", default=60),
-    )
+    return options.argument_spec(options.TOKEN)
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "absent", ("token",))])
-    deps.fail_if_missing(module)
-    p = module.params
-    if p["certificate_key"] and not p["print_join_command"]:
-        module.fail_json(msg="certificate_key can only be used together with print_join_command")
-    fs = HostFS(p["rootfs"])
-    try:
-        tokencmd.check_certificate_key(p["certificate_key"])  # before any token is created
-        client = tokencmd.client_for(fs, p["kubeconfig"], retry_timeout=p["api_timeout"])
-        before_ids = tokencmd.token_ids(client) if module._diff else []
-        if p["state"] == "absent":
-            result = tokencmd.token_absent(client, p["token"], check_mode=module.check_mode)
-        else:
-            result = tokencmd.token_present(
-                client, p["token"] or "", ttl=p["ttl"], usages=p["usages"], groups=p["groups"],
-                description=p["description"], reuse=p["reuse"], check_mode=module.check_mode)
-            if p["print_join_command"] and result.get("token"):
-                result["join_command"] = tokencmd.join_command_for(fs, p["kubeconfig"], result["token"],
-                                                                   p["certificate_key"])
-    except KubebootError as exc:
-        module.fail_json(msg=str(exc))
-    if module._diff:
-        result["diff"] = tokencmd.token_diff(before_ids, result, p["state"])
-    if result.get("token") is None:
-        result.pop("token", None)
-    module.exit_json(**result)
+    run_module(module, run_token)
 
 
 if __name__ == "__main__":

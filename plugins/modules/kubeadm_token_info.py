@@ -89,31 +89,18 @@ table:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
-from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token_info
 
 
 def argument_spec() -> dict:
-    return dict(
-        include_secrets=dict(type="bool", default=False),
-        kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
-        rootfs=dict(type="path", default="/"),
-        api_timeout=dict(type="int", default=60),
-    )
+    return options.argument_spec(options.TOKEN_INFO)
 
 
 def main() -> None:
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    deps.fail_if_missing(module)
-    p = module.params
-    try:
-        client = tokencmd.client_for(HostFS(p["rootfs"]), p["kubeconfig"], retry_timeout=p["api_timeout"])
-        result = tokencmd.token_info(client, include_secrets=p["include_secrets"])
-    except KubebootError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    run_module(module, run_token_info)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,9 @@ import sys
 
 import yaml
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap, tokencmd, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, pubkeypin
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from tests.conftest import COLLECTIONS_ROOT
 
 GIVEN = "k8sbot.0123456789abcdef"
@@ -70,7 +72,7 @@ def test_token_modules_playbook(api_double, tmp_path):
     assert results["given"]["diff"]["after"] == "k8sbot\n" and results["given"]["diff"]["before"] == ""
     join = results["join"]
     assert join["changed"] is True and tokens.is_valid_token(join["token"])
-    pin = tokencmd.ca_cert_hashes(double.ca_pem)[0]
+    pin = pubkeypin.bundle_pins(double.ca_pem)[0]
     assert join["join_command"] == (f"kubeadm join {double.url[8:]} --token {join['token']} "
                                     f"--discovery-token-ca-cert-hash {pin} ")
     assert results["join_again"]["changed"] is False and results["join_again"]["token"] == join["token"]
@@ -93,7 +95,7 @@ def test_token_modules_playbook(api_double, tmp_path):
 
     # the API state matches: only the generated token is left
     client = apiclient.Client.from_kubeconfig(open(kc, encoding="utf-8").read())
-    left = [tokens.parse_token_secret(s)["token"] for s in bootstrap.list_token_secrets(client)]
+    left = [tokens.parse_token_secret(s)["token"] for s in bootstraptoken.list_token_secrets(ApiWriter(client))]
     assert left == [join["token"]]
 
 

@@ -11,7 +11,10 @@ import pytest
 import yaml
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap, errors, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils import addondns, addonproxy, bootstraptoken, copycerts, kubelet, markcontrolplane, objects, rbac, uploadconfig, waitcontrolplane
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, errors, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
+from ansible_collections.kubeboot.cluster.plugins.module_utils.bootstraptoken import BootstrapToken
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import sample_init_config
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
@@ -105,14 +108,14 @@ def _kubelet_module(monkeypatch):
         import types
         mod = types.ModuleType(name)
         mod.kubelet_configuration = lambda cfg: {"apiVersion": C.KUBELET_API, "kind": "KubeletConfiguration",
-                                                 "clusterDNS": [bootstrap.dns_ip(cfg)]}
+                                                 "clusterDNS": [addondns.dns_ip(cfg)]}
         monkeypatch.setitem(sys.modules, name, mod)
 
 
 # --- RBAC table ---------------------------------------------------------------------------
 def _rows():
     out = {}
-    for obj in bootstrap.all_rbac():
+    for obj in rbac.all_rbac():
         meta = obj["metadata"]
         out[(obj["kind"], meta.get("namespace", ""), meta["name"])] = obj
     return out
@@ -171,7 +174,7 @@ def test_cluster_roles():
 
 # --- ConfigMaps -----------------------------------------------------------------------------
 def test_cluster_info():
-    cm = bootstrap.cluster_info_configmap(SERVER, CA_PEM)
+    cm = bootstraptoken.cluster_info_configmap(SERVER, CA_PEM)
     assert cm["metadata"] == {"name": "cluster-info", "namespace": "kube-public"}
     kubeconfig = yaml.safe_load(cm["data"]["kubeconfig"])
     assert kubeconfig["clusters"] == [{"name": "", "cluster": {
@@ -182,7 +185,7 @@ def test_cluster_info():
 
 def test_kubeadm_config_configmap():
     cfg = _cfg()
-    cm = bootstrap.kubeadm_config_configmap(cfg)
+    cm = uploadconfig.kubeadm_config_configmap(cfg)
     doc = yaml.safe_load(cm["data"]["ClusterConfiguration"])
     assert doc["kind"] == "ClusterConfiguration" and doc["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     assert doc["kubernetesVersion"] == "v1.34.10"
@@ -191,7 +194,7 @@ def test_kubeadm_config_configmap():
 
 def test_kubelet_config_hash():
     cfg = _cfg()
-    cm = bootstrap.kubelet_config_configmap(cfg, "kind: KubeletConfiguration\n")
+    cm = uploadconfig.kubelet_config_configmap(cfg, "kind: KubeletConfiguration\n")
     import hashlib
     assert cm["metadata"]["annotations"] == {
         "kubeadm.kubernetes.io/component-config.hash":
@@ -199,15 +202,15 @@ def test_kubelet_config_hash():
     assert list(cm["data"]) == ["kubelet"]
     # kubelet/config.go: a user-supplied KubeletConfiguration is not signed
     cfg.kubelet = {"kind": "KubeletConfiguration", "maxPods": 50}
-    assert "annotations" not in bootstrap.kubelet_config_configmap(cfg, "kind: KubeletConfiguration\n")["metadata"]
-    assert bootstrap.config_map_checksum({"b": "2", "a": "1"}) == \
+    assert "annotations" not in uploadconfig.kubelet_config_configmap(cfg, "kind: KubeletConfiguration\n")["metadata"]
+    assert objects.config_map_checksum({"b": "2", "a": "1"}) == \
         "sha256:" + hashlib.sha256(b"12").hexdigest()
 
 
 # --- CoreDNS -----------------------------------------------------------------------------------
 def test_corefile_cache_options():
     cfg = _cfg(**{"cluster.networking.dnsDomain": "example.org"})
-    text = bootstrap.corefile(cfg)
+    text = addondns.corefile(cfg)
     assert "    cache 30 {\n       disable success example.org\n       disable denial example.org\n    }\n" in text
     assert "    kubernetes example.org in-addr.arpa ip6.arpa {\n       pods insecure\n" in text
     assert text.startswith(".:53 {\n    errors\n    health {\n       lameduck 5s\n    }\n    ready\n")
@@ -218,7 +221,7 @@ def test_corefile_cache_options():
                                                ("v1.37.0", "v1.14.6", True)])
 def test_coredns_deployment(version, tag, named):
     cfg = _cfg(version)
-    dep = bootstrap.coredns_deployment(cfg)
+    dep = addondns.coredns_deployment(cfg)
     container = dep["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"registry.k8s.io/coredns/coredns:{tag}"
     assert dep["spec"]["replicas"] == 2
@@ -238,20 +241,20 @@ def test_coredns_deployment(version, tag, named):
 def test_coredns_custom_repo_and_service():
     cfg = _cfg(**{"cluster.imageRepository": "reg.example:5000/k8s",
                   "cluster.networking.serviceSubnet": "10.100.0.0/16"})
-    assert bootstrap.coredns_image(cfg) == "reg.example:5000/k8s/coredns:v1.12.1"
-    svc = bootstrap.coredns_service(cfg)
+    assert addondns.coredns_image(cfg) == "reg.example:5000/k8s/coredns:v1.12.1"
+    svc = addondns.coredns_service(cfg)
     assert svc["metadata"]["name"] == "kube-dns" and svc["spec"]["clusterIP"] == "10.100.0.10"
     assert [(p["name"], p["port"], p["protocol"]) for p in svc["spec"]["ports"]] == [
         ("dns", 53, "UDP"), ("dns-tcp", 53, "TCP"), ("metrics", 9153, "TCP")]
     assert svc["metadata"]["annotations"] == {"prometheus.io/port": "9153", "prometheus.io/scrape": "true"}
-    kinds = [o["kind"] for o in bootstrap.coredns_objects(cfg)]
+    kinds = [o["kind"] for o in addondns.coredns_objects(cfg)]
     assert kinds == ["ServiceAccount", "ConfigMap", "ClusterRole", "ClusterRoleBinding", "Deployment", "Service"]
 
 
 # --- kube-proxy --------------------------------------------------------------------------------
 def test_kube_proxy_config():
     cfg = _cfg()
-    cm = bootstrap.kube_proxy_configmap(cfg, "https://lb.example:6443")
+    cm = addonproxy.kube_proxy_configmap(cfg, "https://lb.example:6443")
     assert cm["metadata"]["labels"] == {"app": "kube-proxy"}
     conf = yaml.safe_load(cm["data"]["config.conf"])
     assert conf["clusterCIDR"] == "10.244.0.0/16" and conf["bindAddress"] == "0.0.0.0"
@@ -267,12 +270,12 @@ def test_kube_proxy_config():
 
 def test_kube_proxy_137_mode_and_user_values():
     cfg = _cfg("v1.37.0")
-    assert bootstrap.kube_proxy_configuration(cfg)["mode"] == "iptables"
+    assert addonproxy.kube_proxy_configuration(cfg)["mode"] == "iptables"
     cfg.kube_proxy = {"mode": "nftables", "clusterCIDR": "10.1.0.0/16"}
-    conf = bootstrap.kube_proxy_configuration(cfg)
+    conf = addonproxy.kube_proxy_configuration(cfg)
     assert conf["mode"] == "nftables" and conf["clusterCIDR"] == "10.1.0.0/16"
     cfg6 = sample_init_config(version="v1.34.1", advertise_address="fd00::10")
-    assert bootstrap.kube_proxy_configuration(cfg6)["bindAddress"] == "::"
+    assert addonproxy.kube_proxy_configuration(cfg6)["bindAddress"] == "::"
 
 
 # `kubectl -n kube-system get cm kube-proxy` config.conf of a kubeadm v1.34.3 init (podSubnet set):
@@ -350,13 +353,13 @@ winkernel:
 def test_kube_proxy_config_full_struct_and_signature():
     import hashlib
     cfg = _cfg("v1.34.3")
-    cm = bootstrap.kube_proxy_configmap(cfg, "https://lb.example:6443")
+    cm = addonproxy.kube_proxy_configmap(cfg, "https://lb.example:6443")
     assert cm["data"]["config.conf"] + "\n" == KUBE_PROXY_134  # ConfigMap value: `|-`
     # proxy.go: SignConfigMap when the KubeProxyConfiguration is not user supplied
     digest = hashlib.sha256((cm["data"]["config.conf"] + cm["data"]["kubeconfig.conf"]).encode()).hexdigest()
     assert cm["metadata"]["annotations"] == {"kubeadm.kubernetes.io/component-config.hash": "sha256:" + digest}
     # 1.37 only changes mode
-    text137 = bootstrap.kube_proxy_configmap(_cfg("v1.37.0"), "https://lb.example:6443")["data"]["config.conf"]
+    text137 = addonproxy.kube_proxy_configmap(_cfg("v1.37.0"), "https://lb.example:6443")["data"]["config.conf"]
     assert text137 + "\n" == KUBE_PROXY_134.replace('mode: ""', "mode: iptables")
 
 
@@ -365,7 +368,7 @@ def test_kube_proxy_config_user_supplied():
     cfg.kube_proxy = {"apiVersion": "kubeproxy.config.k8s.io/v1alpha1", "kind": "KubeProxyConfiguration",
                       "featureGates": {"Foo": True}, "ipvs": {"strictARP": True, "syncPeriod": "1m"},
                       "mode": "ipvs"}
-    cm = bootstrap.kube_proxy_configmap(cfg, "https://lb.example:6443")
+    cm = addonproxy.kube_proxy_configmap(cfg, "https://lb.example:6443")
     assert "annotations" not in cm["metadata"]  # user supplied: not signed
     conf = yaml.safe_load(cm["data"]["config.conf"])
     assert conf["featureGates"] == {"Foo": True} and conf["mode"] == "ipvs"
@@ -375,19 +378,19 @@ def test_kube_proxy_config_user_supplied():
 
 
 def test_kube_proxy_daemonset_tolerations_and_proxy_env():
-    ds = bootstrap.kube_proxy_daemonset(_cfg(), environ={"PATH": "/bin", "no_proxy": "10.0.0.0/8",
+    ds = addonproxy.kube_proxy_daemonset(_cfg(), environ={"PATH": "/bin", "no_proxy": "10.0.0.0/8",
                                                           "HTTPS_PROXY": "http://p:3128", "FTP_PROXY": ""})
     spec = ds["spec"]["template"]["spec"]
     assert spec["tolerations"] == [{"operator": "Exists"}]  # k/k #101966 dropped CriticalAddonsOnly
     assert spec["containers"][0]["env"] == [
         {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
         {"name": "HTTPS_PROXY", "value": "http://p:3128"}, {"name": "no_proxy", "value": "10.0.0.0/8"}]
-    assert bootstrap.kube_proxy_daemonset(_cfg(), environ={})["spec"]["template"]["spec"]["containers"][0][
+    assert addonproxy.kube_proxy_daemonset(_cfg(), environ={})["spec"]["template"]["spec"]["containers"][0][
         "env"] == [{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
 
 
 def test_kube_proxy_daemonset():
-    ds = bootstrap.kube_proxy_daemonset(_cfg())
+    ds = addonproxy.kube_proxy_daemonset(_cfg())
     spec = ds["spec"]["template"]["spec"]
     c = spec["containers"][0]
     assert c["image"] == "registry.k8s.io/kube-proxy:v1.34.10"
@@ -401,25 +404,25 @@ def test_kube_proxy_daemonset():
 # --- mark-control-plane ------------------------------------------------------------------------
 def test_taints_default_explicit_empty():
     cfg = _cfg()
-    assert bootstrap.control_plane_taints(cfg) == [{"key": "node-role.kubernetes.io/control-plane",
+    assert markcontrolplane.control_plane_taints(cfg) == [{"key": "node-role.kubernetes.io/control-plane",
                                                     "effect": "NoSchedule"}]
     cfg.init["nodeRegistration"]["taints"] = []
-    assert bootstrap.control_plane_taints(cfg) == []
+    assert markcontrolplane.control_plane_taints(cfg) == []
     cfg.init["nodeRegistration"]["taints"] = [{"key": "x", "value": "y", "effect": "NoExecute"}]
-    assert bootstrap.control_plane_taints(cfg) == [{"key": "x", "value": "y", "effect": "NoExecute"}]
+    assert markcontrolplane.control_plane_taints(cfg) == [{"key": "x", "value": "y", "effect": "NoExecute"}]
 
 
 def test_mark_control_plane_changes():
     node = {"metadata": {"labels": {"a": "b"}, "resourceVersion": "7"},
             "spec": {"taints": [{"key": "other", "effect": "NoExecute"}]}}
-    patch = bootstrap.mark_control_plane_changes(node, bootstrap.control_plane_labels(),
+    patch = markcontrolplane.mark_control_plane_changes(node, markcontrolplane.control_plane_labels(),
                                                  [dict(C.CONTROL_PLANE_TAINT)])
     assert patch["metadata"] == {"labels": {C.CONTROL_PLANE_LABEL: "", C.EXCLUDE_LB_LABEL: ""},
                                  "resourceVersion": "7"}
     # markcontrolplane.go: kubeadm's taints first, then the node's other taints
     assert patch["spec"]["taints"] == [dict(C.CONTROL_PLANE_TAINT), {"key": "other", "effect": "NoExecute"}]
     _merge(node, patch)
-    assert bootstrap.mark_control_plane_changes(node, bootstrap.control_plane_labels(),
+    assert markcontrolplane.mark_control_plane_changes(node, markcontrolplane.control_plane_labels(),
                                                 [dict(C.CONTROL_PLANE_TAINT)]) is None
 
 
@@ -429,39 +432,39 @@ PLAIN = b"Lorem ipsum dolor sit amet, consectetur adipiscing elit."
 
 
 def test_encrypt_roundtrip_and_wrong_key():
-    blob = bootstrap.encrypt_bytes(PLAIN, KEY)
+    blob = copycerts.encrypt_bytes(PLAIN, KEY)
     assert len(blob) == 12 + len(PLAIN) + 16
-    assert bootstrap.decrypt_bytes(blob, KEY) == PLAIN
+    assert copycerts.decrypt_bytes(blob, KEY) == PLAIN
     with pytest.raises(errors.PKIError):
-        bootstrap.decrypt_bytes(blob, os.urandom(32).hex())
+        copycerts.decrypt_bytes(blob, os.urandom(32).hex())
     with pytest.raises(errors.PKIError):
-        bootstrap.decrypt_bytes(b"short", KEY)
+        copycerts.decrypt_bytes(b"short", KEY)
     with pytest.raises(errors.InvalidValue):
-        bootstrap.encrypt_bytes(PLAIN, "")
+        copycerts.encrypt_bytes(PLAIN, "")
     with pytest.raises(errors.InvalidValue):
-        bootstrap.encrypt_bytes(PLAIN, "zz" * 32)
+        copycerts.encrypt_bytes(PLAIN, "zz" * 32)
 
 
 def test_encrypt_fixed_vector_independent():
     nonce = bytes(range(12))
     key = bytes.fromhex(KEY)
     expected = nonce + AESGCM(key).encrypt(nonce, PLAIN, None)  # the primitive, computed here
-    assert bootstrap.encrypt_bytes(PLAIN, KEY, nonce=nonce) == expected
-    assert bootstrap.decrypt_bytes(expected, KEY) == PLAIN
+    assert copycerts.encrypt_bytes(PLAIN, KEY, nonce=nonce) == expected
+    assert copycerts.decrypt_bytes(expected, KEY) == PLAIN
 
 
 def test_encrypt_certs_secret_data():
     files = {"ca.crt": b"CERT", "ca.key": None, "sa.pub": b""}
-    data = bootstrap.encrypt_certs(files, KEY)
+    data = copycerts.encrypt_certs(files, KEY)
     assert data["ca.key"] == ""
-    assert bootstrap.decrypt_certs(data, KEY) == {"ca.crt": b"CERT", "sa.pub": b""}
+    assert copycerts.decrypt_certs(data, KEY) == {"ca.crt": b"CERT", "sa.pub": b""}
     with pytest.raises(errors.PKIError):
-        bootstrap.decrypt_certs(data, "ff" * 32)
+        copycerts.decrypt_certs(data, "ff" * 32)
 
 
 def test_certs_to_upload_local_and_external():
     cfg = _cfg()
-    assert bootstrap.certs_to_upload(cfg) == {
+    assert copycerts.certs_to_upload(cfg) == {
         "ca.crt": "/etc/kubernetes/pki/ca.crt", "ca.key": "/etc/kubernetes/pki/ca.key",
         "front-proxy-ca.crt": "/etc/kubernetes/pki/front-proxy-ca.crt",
         "front-proxy-ca.key": "/etc/kubernetes/pki/front-proxy-ca.key",
@@ -469,7 +472,7 @@ def test_certs_to_upload_local_and_external():
         "etcd-ca.crt": "/etc/kubernetes/pki/etcd/ca.crt", "etcd-ca.key": "/etc/kubernetes/pki/etcd/ca.key"}
     cfg.cluster["etcd"] = {"external": {"endpoints": ["https://e:2379"], "caFile": "/e/ca.crt",
                                         "certFile": "/e/c.crt", "keyFile": "/e/c.key"}}
-    files = bootstrap.certs_to_upload(cfg)
+    files = copycerts.certs_to_upload(cfg)
     assert files["external-etcd-ca.crt"] == "/e/ca.crt" and files["external-etcd.key"] == "/e/c.key"
     assert "etcd-ca.crt" not in files
 
@@ -486,7 +489,7 @@ def _pki(rootfs):
 
 def test_bootstrap_token_phase_idempotent(client):
     cfg = _cfg()
-    first = bootstrap.bootstrap_token(client, cfg, CA_PEM, SERVER, now=NOW)
+    first = bootstraptoken.bootstrap_token(ApiWriter(client), cfg, CA_PEM, SERVER, now=NOW)
     assert first["changed"] and tokens.is_valid_token(first["token"])
     secrets = client.list("Secret", "kube-system", field_selector="type=" + C.BOOTSTRAP_TOKEN_SECRET_TYPE)
     assert len(secrets) == 1
@@ -495,11 +498,11 @@ def test_bootstrap_token_phase_idempotent(client):
     assert client.obj("ConfigMap", "cluster-info", "kube-public")
     assert client.obj("RoleBinding", "kubeadm:bootstrap-signer-clusterinfo", "kube-public")
     n = len(client.writes)
-    again = bootstrap.bootstrap_token(client, cfg, CA_PEM, SERVER, now=NOW + dt.timedelta(hours=1))
+    again = bootstraptoken.bootstrap_token(ApiWriter(client), cfg, CA_PEM, SERVER, now=NOW + dt.timedelta(hours=1))
     assert again["changed"] is False and again["token"] == first["token"]
     assert client.writes[n:] == []
     # less than half the TTL left: a fresh token is made
-    later = bootstrap.bootstrap_token(client, cfg, CA_PEM, SERVER, now=NOW + dt.timedelta(hours=13))
+    later = bootstraptoken.bootstrap_token(ApiWriter(client), cfg, CA_PEM, SERVER, now=NOW + dt.timedelta(hours=13))
     assert later["changed"] and later["token"] != first["token"]
 
 
@@ -512,20 +515,20 @@ def test_bootstrap_token_given_token_and_system_node(client):
         "metadata": {"name": "system:node", "resourceVersion": "1"},
         "roleRef": {"apiGroup": G, "kind": "ClusterRole", "name": "system:node"},
         "subjects": [{"apiGroup": G, "kind": "Group", "name": "system:nodes"}]}
-    result = bootstrap.bootstrap_token(client, cfg, CA_PEM, SERVER, now=NOW)
+    result = bootstraptoken.bootstrap_token(ApiWriter(client), cfg, CA_PEM, SERVER, now=NOW)
     assert result["token"] == "abcdef.0123456789abcdef"
     secret = client.obj("Secret", "bootstrap-token-abcdef", "kube-system")
     data = tokens.secret_strings(secret)
     assert "expiration" not in data and data["description"] == "d"
     assert client.obj("ClusterRoleBinding", "system:node")["subjects"] == []
-    assert bootstrap.bootstrap_token(client, cfg, CA_PEM, SERVER, now=NOW)["changed"] is False
+    assert bootstraptoken.bootstrap_token(ApiWriter(client), cfg, CA_PEM, SERVER, now=NOW)["changed"] is False
 
 
 def test_upload_config_and_addons_idempotent(client):
     cfg = _cfg("v1.33.2")
-    results = [bootstrap.upload_config_kubeadm(client, cfg), bootstrap.upload_config_kubelet(client, cfg),
-               bootstrap.addon_coredns(client, cfg), bootstrap.addon_kube_proxy(client, cfg, SERVER, CA_PEM),
-               bootstrap.mark_control_plane(client, cfg, 1)]
+    results = [uploadconfig.upload_config_kubeadm(ApiWriter(client), cfg), uploadconfig.upload_config_kubelet(ApiWriter(client), cfg),
+               addondns.addon_coredns(ApiWriter(client), cfg), addonproxy.addon_kube_proxy(ApiWriter(client), cfg, SERVER, CA_PEM),
+               markcontrolplane.mark_control_plane(ApiWriter(client), cfg, 1)]
     assert all(r["changed"] for r in results)
     node = client.obj("Node", "cp1")
     assert node["metadata"]["labels"] == {"a": "b", C.CONTROL_PLANE_LABEL: "", C.EXCLUDE_LB_LABEL: ""}
@@ -533,41 +536,41 @@ def test_upload_config_and_addons_idempotent(client):
     # 1.33: no NodeLocalCRISocket => cri-socket annotation
     assert node["metadata"]["annotations"][C.CRI_SOCKET_ANNOTATION] == C.DEFAULT_CRI_SOCKET
     n = len(client.writes)
-    again = [bootstrap.upload_config_kubeadm(client, cfg), bootstrap.upload_config_kubelet(client, cfg),
-             bootstrap.addon_coredns(client, cfg), bootstrap.addon_kube_proxy(client, cfg, SERVER, CA_PEM),
-             bootstrap.mark_control_plane(client, cfg, 1)]
+    again = [uploadconfig.upload_config_kubeadm(ApiWriter(client), cfg), uploadconfig.upload_config_kubelet(ApiWriter(client), cfg),
+             addondns.addon_coredns(ApiWriter(client), cfg), addonproxy.addon_kube_proxy(ApiWriter(client), cfg, SERVER, CA_PEM),
+             markcontrolplane.mark_control_plane(ApiWriter(client), cfg, 1)]
     assert [r["changed"] for r in again] == [False] * 5
     assert client.writes[n:] == []
 
 
 def test_coredns_configmap_is_retained(client):
     cfg = _cfg()
-    bootstrap.addon_coredns(client, cfg)
+    addondns.addon_coredns(ApiWriter(client), cfg)
     cm = client.obj("ConfigMap", "coredns", "kube-system")
     cm["data"]["Corefile"] = "custom"
-    assert bootstrap.addon_coredns(client, cfg)["changed"] is False
+    assert addondns.addon_coredns(ApiWriter(client), cfg)["changed"] is False
     assert client.obj("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == "custom"
 
 
 def test_coredns_keeps_deployed_replicas_and_updates_default_corefile(client):
     cfg = _cfg()
-    bootstrap.addon_coredns(client, cfg)
+    addondns.addon_coredns(ApiWriter(client), cfg)
     dep = client.obj("Deployment", "coredns", "kube-system")
     assert dep["spec"]["replicas"] == 2
     dep["spec"]["replicas"] = 5  # scaled by the user: dns.go deployedDNSReplicas keeps it
     cm = client.obj("ConfigMap", "coredns", "kube-system")
-    cm["data"]["Corefile"] = bootstrap.corefile(cfg, cache_options=False)  # an older kubeadm default
-    assert bootstrap.addon_coredns(client, cfg)["changed"] is True
+    cm["data"]["Corefile"] = addondns.corefile(cfg, cache_options=False)  # an older kubeadm default
+    assert addondns.addon_coredns(ApiWriter(client), cfg)["changed"] is True
     assert client.obj("Deployment", "coredns", "kube-system")["spec"]["replicas"] == 5
-    assert client.obj("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == bootstrap.corefile(cfg)
-    assert bootstrap.addon_coredns(client, cfg)["changed"] is False
+    assert client.obj("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == addondns.corefile(cfg)
+    assert addondns.addon_coredns(ApiWriter(client), cfg)["changed"] is False
 
 
 def test_upload_certs_phase(client, rootfs):
     _pki(rootfs)
     cfg = _cfg()
     fs = HostFS(rootfs)
-    result = bootstrap.upload_certs(client, cfg, fs, KEY, now=NOW)
+    result = copycerts.upload_certs(ApiWriter(client), cfg, fs, KEY, now=NOW)
     assert result["changed"]
     secret = client.obj("Secret", "kubeadm-certs", "kube-system")
     assert secret["type"] == "Opaque"
@@ -579,36 +582,36 @@ def test_upload_certs_phase(client, rootfs):
     assert parsed["usages"] == [] and parsed["groups"] == []
     assert parsed["description"] == "Proxy for managing TTL for the kubeadm-certs secret"
     assert parsed["expires"] == "2025-03-01T14:00:00Z"
-    plain = bootstrap.decrypt_certs(secret["data"], KEY)
+    plain = copycerts.decrypt_certs(secret["data"], KEY)
     assert plain["etcd-ca.key"] == b"content of etcd/ca.key" and len(plain) == 8
     assert client.obj("Role", "kubeadm:kubeadm-certs", "kube-system")
     # rerun: nothing rewritten, no new proxy token
     n = len(client.writes)
-    assert bootstrap.upload_certs(client, cfg, fs, KEY, now=NOW + dt.timedelta(minutes=5))["changed"] is False
+    assert copycerts.upload_certs(ApiWriter(client), cfg, fs, KEY, now=NOW + dt.timedelta(minutes=5))["changed"] is False
     assert client.writes[n:] == []
     # a different key or changed file re-uploads
-    assert bootstrap.upload_certs(client, cfg, fs, "ab" * 32, now=NOW)["changed"] is True
+    assert copycerts.upload_certs(ApiWriter(client), cfg, fs, "ab" * 32, now=NOW)["changed"] is True
     with open(os.path.join(rootfs, "etc/kubernetes/pki/sa.pub"), "wb") as handle:
         handle.write(b"new")
-    assert bootstrap.upload_certs(client, cfg, fs, "ab" * 32, now=NOW)["changed"] is True
+    assert copycerts.upload_certs(ApiWriter(client), cfg, fs, "ab" * 32, now=NOW)["changed"] is True
 
 
 def test_wait_control_plane(client):
-    assert bootstrap.wait_control_plane(client, 1)["healthy"]
+    assert waitcontrolplane.wait_control_plane(ApiWriter(client), 1)["healthy"]
 
 
 def test_ensure_cluster_admins_falls_back_to_super_admin(client):
     class Forbidden(MemClient):
         def request(self, method, path, *a, **kw):
             raise errors.APIError(method, path, 403, "forbidden")
-    result = bootstrap.ensure_cluster_admins(Forbidden(), client)
+    result = rbac.ensure_cluster_admins(ApiWriter(Forbidden()), ApiWriter(client))
     assert result["changed"] and client.obj("ClusterRoleBinding", "kubeadm:cluster-admins")
 
 
 def test_kubelet_finalize(rootfs):
     fs, writer = HostFS(rootfs), Writer(HostFS(rootfs))
     cfg = _cfg()
-    assert bootstrap.kubelet_finalize(cfg, fs, writer)["changed"] is False
+    assert kubelet.kubelet_finalize(cfg, fs, writer)["changed"] is False
     conf = {"apiVersion": "v1", "kind": "Config", "current-context": "system:node:cp1@kubernetes",
             "clusters": [{"name": "kubernetes", "cluster": {"server": SERVER}}],
             "contexts": [{"name": "system:node:cp1@kubernetes",
@@ -617,16 +620,16 @@ def test_kubelet_finalize(rootfs):
                                                            "client-key-data": "Qg=="}}]}
     writer.write("/etc/kubernetes/kubelet.conf", yaml.safe_dump(conf), 0o600)
     writer.write(C.KUBELET_CLIENT_CURRENT, "pem", 0o600)
-    assert bootstrap.kubelet_finalize(cfg, fs, Writer(fs))["changed"] is True
+    assert kubelet.kubelet_finalize(cfg, fs, Writer(fs))["changed"] is True
     user = yaml.safe_load(fs.read_text("/etc/kubernetes/kubelet.conf"))["users"][0]["user"]
     assert user == {"client-certificate": C.KUBELET_CLIENT_CURRENT, "client-key": C.KUBELET_CLIENT_CURRENT}
-    assert bootstrap.kubelet_finalize(cfg, fs, Writer(fs))["changed"] is False
+    assert kubelet.kubelet_finalize(cfg, fs, Writer(fs))["changed"] is False
 
 
 def test_delete_token(client):
-    bootstrap.ensure_token(client, "abcdef.0123456789abcdef", now=NOW)
-    assert bootstrap.delete_token(client, "abcdef", check_mode=True) is True
-    assert bootstrap.delete_token(client, "abcdef.0123456789abcdef") is True
-    assert bootstrap.delete_token(client, "abcdef") is False
+    bootstraptoken.ensure_token(ApiWriter(client), BootstrapToken.from_option("abcdef.0123456789abcdef"), now=NOW)
+    assert bootstraptoken.delete_token(ApiWriter(client, check_mode=True), "abcdef") is True
+    assert bootstraptoken.delete_token(ApiWriter(client), "abcdef.0123456789abcdef") is True
+    assert bootstraptoken.delete_token(ApiWriter(client), "abcdef") is False
     with pytest.raises(errors.InvalidValue):
-        bootstrap.delete_token(client, "ABC")
+        bootstraptoken.delete_token(ApiWriter(client), "ABC")
