@@ -7,7 +7,7 @@ its RBAC (kubeadm phases/addons/proxy)."""
 from __future__ import annotations
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, manifests, netutil, rbac, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, netutil, rbac, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import format_duration, parse_duration
 from ansible_collections.kubeboot.cluster.plugins.module_utils.objects import config_map_checksum, configmap, service_account
@@ -105,7 +105,7 @@ def kube_proxy_kubeconfig(server_url: str) -> str:
             "kind: Config\n"
             "clusters:\n"
             "- cluster:\n"
-            f"    certificate-authority: {C.SERVICEACCOUNT_DIR}/ca.crt\n"
+            f"    certificate-authority: {C.SERVICEACCOUNT_CA}\n"
             f"    server: {server_url}\n"
             "  name: default\n"
             "contexts:\n"
@@ -118,7 +118,7 @@ def kube_proxy_kubeconfig(server_url: str) -> str:
             "users:\n"
             "- name: default\n"
             "  user:\n"
-            f"    tokenFile: {C.SERVICEACCOUNT_DIR}/token")
+            f"    tokenFile: {C.SERVICEACCOUNT_TOKEN}")
 
 
 def kube_proxy_configmap(cfg, server_url: str) -> dict:
@@ -138,7 +138,7 @@ def kube_proxy_image(cfg) -> str:
 def kube_proxy_env(environ=None) -> list:
     """NODE_NAME, then the host's *_proxy variables (proxy.go: MergeKubeadmEnvVars(GetProxyEnvVars()))."""
     return ([{"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
-            + manifests.merge_env(manifests.proxy_env(environ)))
+            + staticpod.merge_env(staticpod.proxy_env(environ)))
 
 
 def kube_proxy_daemonset(cfg, environ=None) -> dict:

@@ -146,6 +146,7 @@ def run_init(params: dict, check_mode: bool = False) -> dict:
     selection = phases.select(PHASES, cfg.init.get("skipPhases") or [])
     ctx = InitContext(cfg=cfg, fs=writer.view(), writer=writer, check_mode=check_mode,
                       plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF),
+                      plan_kubeconfig=C.kubeconfig_path(C.SUPER_ADMIN_CONF),
                       certificate_key=_certificate_key(cfg, params))
     ctx.warnings.extend(cfg.warnings)
     phase_report = phases.run(selection, ctx)
@@ -171,26 +172,9 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
     ca_pem = ctx.writer.fs.read_bytes(pki.cert_path(cfg, C.CA_BASE))
     ca_hash = pubkeypin.pin(ca_pem) if ca_pem else None
     endpoint = kubeconfig.control_plane_endpoint(cfg)
-    result = {
-        "changed": ctx.changed,
-        "kubernetes_version": cfg.version,
-        "node_name": cfg.node_name,
-        "advertise_address": cfg.advertise_address,
-        "control_plane_endpoint": endpoint,
-        "ca_cert_hash": ca_hash,
-        "certificates": report.certificates,
-        "kubeconfigs": report.kubeconfigs,
-        "manifests": report.manifests,
-        "kubelet_files": report.kubelet_files,
-        "preflight": report.preflight,
-        "phases": phase_report,
-        "api": report.api,
-        "changed_files": list(ctx.log.paths),
-        "changed_objects": list(ctx.log.objects),
-        "notes": list(ctx.log.notes),
-        "warnings": ctx.warnings + ctx.log.notes,
-        "diff": ctx.log.diffs,
-    }
+    result = ctx.result(phase_report)
+    result.update(kubernetes_version=cfg.version, node_name=cfg.node_name, advertise_address=cfg.advertise_address,
+                  control_plane_endpoint=endpoint, ca_cert_hash=ca_hash)
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
     if ctx.certificate_key:

@@ -367,8 +367,8 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
 
 def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
     cfg, disc, report = ctx.cfg, ctx.discovered, ctx.report
-    result = {
-        "changed": ctx.changed,
+    result = ctx.result(phase_report)
+    result.update({
         "node_name": cfg.node_name,
         "control_plane": cfg.control_plane,
         "kubernetes_version": cfg.version,
@@ -378,21 +378,9 @@ def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
         "already_joined": ctx.already_joined,
         "tls_bootstrap_mode": cfg.options.get("tls_bootstrap_mode") or "kubelet",
         "tls_bootstrap": report.tls_bootstrap,
-        "preflight": report.preflight,
-        "phases": phase_report,
-        "certificates": report.certificates,
-        "kubeconfigs": report.kubeconfigs,
-        "manifests": report.manifests,
-        "kubelet_files": report.kubelet_files,
         "downloaded_certs": report.downloaded_certs,
         "etcd": report.etcd,
-        "api": report.api,
-        "changed_files": list(ctx.log.paths),
-        "changed_objects": list(ctx.log.objects),
-        "notes": list(ctx.log.notes),
-        "warnings": ctx.warnings + ctx.log.notes,
-        "diff": ctx.log.diffs,
-    }
+    })
     if report.csr:
         result["csr"] = report.csr
     if dry_run_dir:

@@ -15,7 +15,7 @@ import json
 import socket
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, files, kubeconfigutil, netutil, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, files, kubeconfigutil, netutil, pki, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, to_yaml
 
@@ -79,7 +79,7 @@ def kubelet_configuration(cfg, fs=None) -> dict:
         doc["clusterDNS"] = [netutil.nth_ip(net["serviceSubnet"], 10)]
     _fill(doc, "clusterDomain", net["dnsDomain"])
     authn = doc.setdefault("authentication", {})
-    _fill(authn.setdefault("x509", {}), "clientCAFile", cfg.cert_dir.rstrip("/") + "/ca.crt")
+    _fill(authn.setdefault("x509", {}), "clientCAFile", pki.cert_path(cfg, C.CA_BASE))
     if authn.setdefault("anonymous", {}).get("enabled") is None:
         authn["anonymous"]["enabled"] = False
     if authn.setdefault("webhook", {}).get("enabled") is None:

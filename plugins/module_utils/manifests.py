@@ -14,11 +14,10 @@ of user extraArgs (arguments.arguments_to_command). Certificate paths come from 
 """
 from __future__ import annotations
 
-import math
 import os
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, pki, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -34,25 +33,11 @@ ETCD_PHASE = "local"  # kubeadm `init phase etcd local`
 PHASE_COMPONENTS = dict(CONTROL_PLANE_PHASES, etcd=C.ETCD)
 COMPONENTS = tuple(PHASE_COMPONENTS.values())
 
-_DIR_OR_CREATE = "DirectoryOrCreate"
-_FILE_OR_CREATE = "FileOrCreate"
 _CPU_REQUEST = {C.KUBE_APISERVER: "250m", C.KUBE_CONTROLLER_MANAGER: "200m",
                 C.KUBE_SCHEDULER: "100m", C.ETCD: "100m"}
 _ETCD_MEMORY_REQUEST = "100Mi"
 _VALID_AUTHZ_MODES = ("Node", "RBAC", "Webhook", "ABAC", "AlwaysAllow", "AlwaysDeny")
 _DEFAULT_AUTHZ_MODES = "Node,RBAC"
-
-
-# =============================================================================
-# small helpers
-# =============================================================================
-def _localhost(cfg) -> str:
-    return "::1" if netutil.is_ipv6(cfg.advertise_address) else "127.0.0.1"
-
-
-def _probe_address(addr) -> str:
-    """kubeadm getProbeAddress: an unspecified bind address means 'use the Pod IP' (empty host)."""
-    return "" if addr in ("0.0.0.0", "::") else addr
 
 
 def client_url(cfg) -> str:
@@ -75,13 +60,6 @@ def etcd_uses_36_flags(cfg) -> bool:
         return flags == "3.6"
     tag = (cfg.cluster.get("etcd", {}).get("local") or {}).get("imageTag") or ""
     return versions.tag_at_least(tag, (3, 6)) if tag else versions.etcd_is_36_or_newer(cfg.version)
-
-
-def _health_check_timeout(cfg) -> float:
-    timeouts = cfg.init.get("timeouts") or {}
-    return durations.parse_duration(
-        timeouts.get("controlPlaneComponentHealthCheck", C.DEFAULT_TIMEOUTS["controlPlaneComponentHealthCheck"]),
-        "timeouts.controlPlaneComponentHealthCheck")
 
 
 # =============================================================================
@@ -123,7 +101,7 @@ def apiserver_command(cfg) -> list:
             args["etcd-certfile"] = external["certFile"]
             args["etcd-keyfile"] = external["keyFile"]
     else:
-        args["etcd-servers"] = netutil.https_url(_localhost(cfg), C.ETCD_CLIENT_PORT)
+        args["etcd-servers"] = netutil.https_url(staticpod.localhost(cfg), C.ETCD_CLIENT_PORT)
         args["etcd-cafile"] = pki.cert_path(cfg, C.ETCD_CA_BASE)
         args["etcd-certfile"] = pki.cert_path(cfg, C.APISERVER_ETCD_CLIENT_BASE)
         args["etcd-keyfile"] = pki.key_path(cfg, C.APISERVER_ETCD_CLIENT_BASE)
@@ -211,7 +189,7 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
     --initial-cluster-state=existing unless initial_cluster_state says otherwise.
     """
     local = cfg.cluster.get("etcd", {}).get("local") or {}
-    localhost = _localhost(cfg)
+    localhost = staticpod.localhost(cfg)
     args = {
         "advertise-client-urls": client_url(cfg),
         "cert-file": pki.cert_path(cfg, C.ETCD_SERVER_BASE),
@@ -246,81 +224,6 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
     return [C.ETCD] + arguments_to_command(args, local.get("extraArgs"), cfg.version)
 
 
-# =============================================================================
-# probes, env, volumes
-# =============================================================================
-def _http_get(host, path, port, scheme) -> dict:
-    action = {"path": path, "port": port, "scheme": scheme}
-    if host:
-        action["host"] = host
-    return action
-
-
-def _probes(cfg, host, port, scheme, live, ready, start) -> tuple:
-    """(container fields, ports) for the component's probes (kubeadm staticpod LivenessProbe & co)."""
-    named = versions.behaviour(cfg.minor).probe_port_named
-    target = C.PROBE_PORT_NAME if named else port
-    fields = {}
-    if live:
-        fields["livenessProbe"] = {"failureThreshold": 8, "httpGet": _http_get(host, live, target, scheme),
-                                   "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 15}
-    if ready:
-        fields["readinessProbe"] = {"failureThreshold": 3, "httpGet": _http_get(host, ready, target, scheme),
-                                    "periodSeconds": 1, "timeoutSeconds": 15}
-    if start:
-        period = 10
-        fields["startupProbe"] = {
-            "failureThreshold": int(math.ceil(_health_check_timeout(cfg) / period)),
-            "httpGet": _http_get(host, start, target, scheme),
-            "initialDelaySeconds": 10, "periodSeconds": period, "timeoutSeconds": 15}
-    if named:
-        fields["ports"] = [{"containerPort": port, "name": C.PROBE_PORT_NAME, "protocol": "TCP"}]
-    return fields
-
-
-def proxy_env(environ=None) -> list:
-    """Host variables ending in _proxy (any case) with a value (kubeadm GetProxyEnvVars)."""
-    environ = os.environ if environ is None else environ
-    return [{"name": k, "value": v} for k, v in environ.items() if k.lower().endswith("_proxy") and v]
-
-
-def merge_env(*lists) -> list:
-    """Later entries win by name; result sorted by name (kubeadm MergeKubeadmEnvVars, 1.32+)."""
-    merged = {}
-    for entries in lists:
-        for entry in entries or []:
-            if not isinstance(entry, dict) or not entry.get("name"):
-                raise InvalidValue("extraEnvs", entry, "a list of {name: ..., value: ...} entries")
-            merged[entry["name"]] = dict(entry)
-    return [merged[name] for name in sorted(merged)]
-
-
-def _volume_name(path: str) -> str:
-    return path.strip("/").replace("/", "-")
-
-
-class _Mounts:
-    """name -> (volume, mount); a later entry with the same name replaces the earlier one."""
-
-    def __init__(self):
-        self.items = {}
-
-    def add(self, name, host_path, mount_path, read_only, path_type):
-        volume = {"hostPath": {"path": host_path}, "name": name}
-        if path_type is not None:
-            volume["hostPath"]["type"] = path_type
-        mount = {"mountPath": mount_path, "name": name}
-        if read_only:
-            mount["readOnly"] = True
-        self.items[name] = (volume, mount)
-
-    def volumes(self) -> list:
-        return [self.items[n][0] for n in sorted(self.items)]
-
-    def mounts(self) -> list:
-        return [self.items[n][1] for n in sorted(self.items)]
-
-
 def _extra_ca_dirs(fs) -> list:
     return [path for path in C.EXTRA_CA_DIRS if fs.exists(path)]
 
@@ -347,26 +250,26 @@ def _etcd_cert_dirs(cfg) -> list:
     return sorted(dirs)
 
 
-def _control_plane_mounts(component: str, cfg, fs) -> _Mounts:
-    mounts = _Mounts()
+def _control_plane_mounts(component: str, cfg, fs) -> staticpod.Mounts:
+    mounts = staticpod.Mounts()
     if component in (C.KUBE_APISERVER, C.KUBE_CONTROLLER_MANAGER):
-        mounts.add("k8s-certs", cfg.cert_dir, cfg.cert_dir, True, _DIR_OR_CREATE)
-        mounts.add("ca-certs", C.CA_CERTS_DIR, C.CA_CERTS_DIR, True, _DIR_OR_CREATE)
+        mounts.add("k8s-certs", cfg.cert_dir, cfg.cert_dir, True, staticpod.DIR_OR_CREATE)
+        mounts.add("ca-certs", C.CA_CERTS_DIR, C.CA_CERTS_DIR, True, staticpod.DIR_OR_CREATE)
         for path in _extra_ca_dirs(fs):
-            mounts.add(_volume_name(path), path, path, True, _DIR_OR_CREATE)
+            mounts.add(staticpod.volume_name(path), path, path, True, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_APISERVER and not cfg.local_etcd:
         for index, directory in enumerate(_etcd_cert_dirs(cfg)):
-            mounts.add(f"etcd-certs-{index}", directory, directory, True, _DIR_OR_CREATE)
+            mounts.add(f"etcd-certs-{index}", directory, directory, True, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_CONTROLLER_MANAGER:
         conf = C.kubeconfig_path(C.CONTROLLER_MANAGER_CONF)
-        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
+        mounts.add("kubeconfig", conf, conf, True, staticpod.FILE_OR_CREATE)
         if versions.behaviour(cfg.minor).flex_volume_mount:
             flex = arg_value(cfg.cluster["controllerManager"].get("extraArgs"),
                              "flex-volume-plugin-dir") or C.FLEXVOLUME_DIR
-            mounts.add("flexvolume-dir", flex, flex, False, _DIR_OR_CREATE)
+            mounts.add("flexvolume-dir", flex, flex, False, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_SCHEDULER:
         conf = C.kubeconfig_path(C.SCHEDULER_CONF)
-        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
+        mounts.add("kubeconfig", conf, conf, True, staticpod.FILE_OR_CREATE)
     for extra in _section(cfg, component).get("extraVolumes") or []:
         if not isinstance(extra, dict) or not extra.get("name") or not extra.get("hostPath") \
                 or not extra.get("mountPath"):
@@ -382,34 +285,6 @@ def _section(cfg, component: str) -> dict:
     return cfg.cluster.get(key) or {}
 
 
-# =============================================================================
-# Pods
-# =============================================================================
-def _pod(component: str, container: dict, volumes: list, annotations=None, minor: int = 34) -> dict:
-    metadata = {"labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
-                "name": component, "namespace": C.KUBE_SYSTEM}
-    if versions.behaviour(minor).creation_timestamp:
-        # apimachinery omits a zero creationTimestamp from 1.34 on (kubernetes#130989,
-        # CHANGELOG-1.34 alpha.1); kubeadm 1.33 still writes `creationTimestamp: null`.
-        metadata["creationTimestamp"] = None
-    if annotations:
-        metadata["annotations"] = annotations
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {
-            "containers": [container],
-            "hostNetwork": True,
-            "priority": C.STATIC_POD_PRIORITY,
-            "priorityClassName": C.STATIC_POD_PRIORITY_CLASS,
-            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-            "volumes": volumes,
-        },
-        "status": {},
-    }
-
-
 def static_pod(component: str, cfg, fs, environ=None) -> dict:
     """The Pod object kubeadm writes for `component` (one of COMPONENTS)."""
     images = versions.images(cfg)
@@ -421,17 +296,17 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
     annotations = None
     if component == C.KUBE_APISERVER:
         command = apiserver_command(cfg)
-        host = _probe_address(cfg.advertise_address) if cfg.advertise_address else "127.0.0.1"
-        probes = _probes(cfg, host, cfg.bind_port, "HTTPS", "/livez", "/readyz", "/livez")
+        host = staticpod.probe_address(cfg.advertise_address) if cfg.advertise_address else "127.0.0.1"
+        probes = staticpod.probes(cfg, host, cfg.bind_port, "HTTPS", "/livez", "/readyz", "/livez")
         annotations = {C.APISERVER_ENDPOINT_ANNOTATION: netutil.join_host_port(cfg.advertise_address, cfg.bind_port)}
     elif component == C.KUBE_CONTROLLER_MANAGER:
         command = controller_manager_command(cfg, fs)
-        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
-        probes = _probes(cfg, host, C.CONTROLLER_MANAGER_PORT, "HTTPS", "/healthz", None, "/healthz")
+        host = staticpod.probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = staticpod.probes(cfg, host, C.CONTROLLER_MANAGER_PORT, "HTTPS", "/healthz", None, "/healthz")
     else:
         command = scheduler_command(cfg)
-        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
-        probes = _probes(cfg, host, C.SCHEDULER_PORT, "HTTPS", "/livez", "/readyz", "/livez")
+        host = staticpod.probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = staticpod.probes(cfg, host, C.SCHEDULER_PORT, "HTTPS", "/livez", "/readyz", "/livez")
     mounts = _control_plane_mounts(component, cfg, fs)
     container = {
         "command": command,
@@ -442,15 +317,15 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
         "volumeMounts": mounts.mounts(),
     }
     container.update(probes)
-    env = merge_env(proxy_env(environ), section.get("extraEnvs"))
+    env = staticpod.merge_env(staticpod.proxy_env(environ), section.get("extraEnvs"))
     if env:
         container["env"] = env
-    return _pod(component, container, mounts.volumes(), annotations, cfg.minor)
+    return staticpod.pod(component, container, mounts.volumes(), annotations, cfg.minor)
 
 
 def _etcd_probe_endpoint(cfg) -> tuple:
     """(host, port, scheme) from the first listen-metrics-urls extraArg (kubeadm GetEtcdProbeEndpoint)."""
-    localhost = _localhost(cfg)
+    localhost = staticpod.localhost(cfg)
     local = cfg.cluster.get("etcd", {}).get("local") or {}
     value = arg_value(local.get("extraArgs"), "listen-metrics-urls")
     if value is None:
@@ -482,13 +357,13 @@ def _etcd_pod(cfg, images) -> dict:
         "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
                          {"mountPath": certs_dir, "name": "etcd-certs"}],
     }
-    container.update(_probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
-    env = merge_env(local.get("extraEnvs"))
+    container.update(staticpod.probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
+    env = staticpod.merge_env(local.get("extraEnvs"))
     if env:
         container["env"] = env
-    volumes = [{"hostPath": {"path": certs_dir, "type": _DIR_OR_CREATE}, "name": "etcd-certs"},
-               {"hostPath": {"path": data_dir, "type": _DIR_OR_CREATE}, "name": "etcd-data"}]
-    return _pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
+    volumes = [{"hostPath": {"path": certs_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-certs"},
+               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-data"}]
+    return staticpod.pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 
 def render_static_pod(component: str, cfg, fs, environ=None) -> str:

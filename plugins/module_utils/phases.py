@@ -159,17 +159,16 @@ class PhaseContext:
     check_mode: bool
     plan_only: bool = False
     admin_kubeconfig: str = ""
+    # plan reads: admin.conf gets its rights from a binding the plan does not create (init's
+    # kubeadm:cluster-admins), so a check-mode run reads with this identity when it exists
+    plan_kubeconfig: str = ""
     report: Report = field(default_factory=Report)
     warnings: list = field(default_factory=list)
     api: ApiWriter = None
+    log: ChangeLog = field(init=False)
 
-    @property
-    def log(self) -> ChangeLog:
-        return self.writer.log
-
-    @property
-    def changed(self) -> bool:
-        return self.log.changed
+    def __post_init__(self):
+        self.log = self.writer.log  # the run's one change record, shared by both writers
 
     def api_result(self, name: str, result: dict) -> None:
         """Record one API phase's result (its changes are in the change log already)."""
@@ -178,7 +177,10 @@ class PhaseContext:
     def connect(self) -> ApiWriter:
         """The API writer of this run (made once)."""
         if self.api is None:
-            self.api = self.writer_for(self.admin_kubeconfig)
+            path = self.admin_kubeconfig
+            if self.plan_only and self.plan_kubeconfig and self.fs.exists(self.plan_kubeconfig):
+                path = self.plan_kubeconfig
+            self.api = self.writer_for(path)
         return self.api
 
     def writer_for(self, kubeconfig_path: str, required: bool = True):
@@ -202,3 +204,22 @@ class PhaseContext:
     def _offline(self, why: str) -> ApiWriter:
         self.log.note(f"{why}: the API phases report what they would create from the configuration alone")
         return ApiWriter(None, check_mode=True, log=self.log)
+
+    def result(self, phase_report: dict) -> dict:
+        """The result keys every phase module returns (what changed, where, the diffs)."""
+        report = self.report
+        return {
+            "changed": self.log.changed,
+            "certificates": report.certificates,
+            "kubeconfigs": report.kubeconfigs,
+            "manifests": report.manifests,
+            "kubelet_files": report.kubelet_files,
+            "preflight": report.preflight,
+            "phases": phase_report,
+            "api": report.api,
+            "changed_files": list(self.log.paths),
+            "changed_objects": list(self.log.objects),
+            "notes": list(self.log.notes),
+            "warnings": self.warnings + self.log.notes,
+            "diff": self.log.diffs,
+        }

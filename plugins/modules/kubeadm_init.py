@@ -210,22 +210,31 @@ changed_files:
   returned: always
   type: list
   elements: str
+changed_objects:
+  description:
+    - API objects that were (or in check mode would be) created, changed or deleted, as C(Kind/namespace/name)
+      (C(Kind/name) for cluster-scoped ones).
+    - In check mode a token the run would generate appears under a random id the real run does not reuse.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ConfigMap/kube-system/kubeadm-config", "ClusterRoleBinding/kubeadm:get-nodes", "Node/cp1"]
+notes:
+  description: What the plan could not know, such as no API server answering in check mode (then the
+    API phases report what they would create from the configuration alone). Also returned as warnings.
+  returned: always
+  type: list
+  elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils import options
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.init import run_init
 
 
-def argument_spec() -> dict:
-    return options.argument_spec(options.INIT)
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, run_init)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.INIT), run_init)
 
 
 if __name__ == "__main__":

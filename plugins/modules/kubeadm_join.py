@@ -229,27 +229,34 @@ changed_files:
   returned: success
   type: list
   elements: str
+changed_objects:
+  description:
+    - What was (or in check mode would be) changed in the cluster - API objects as C(Kind/namespace/name)
+      (the CSR of O(tls_bootstrap_mode=module), the Node marked as control plane) and the stacked etcd
+      membership as C(EtcdMember/<node>).
+    - In check mode the CSR is named after a key generated for the plan; the real run uses a new key.
+  returned: success
+  type: list
+  elements: str
+notes:
+  description: What the plan could not know (for example a Node that does not exist yet in check mode).
+  returned: success
+  type: list
+  elements: str
 dry_run_dir:
   description: Directory the files were written to with dry_run.
   returned: when dry_run is true
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils import options
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.join import run_join
 
 
-def argument_spec() -> dict:
-    return options.argument_spec(options.JOIN)
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("discovery_file", "api_server_endpoint")])
-    run_module(module, run_join)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.JOIN, mutually_exclusive=[("discovery_file", "api_server_endpoint")]), run_join)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,11 @@ token_id:
   returned: always
   type: str
   sample: abcdef
+changed_objects:
+  description: The token Secret that was (or in check mode would be) created or deleted, as C(Secret/kube-system/<name>).
+  returned: always
+  type: list
+  elements: str
 join_command:
   description: C(kubeadm token create --print-join-command) output, one line (note the trailing space of the worker form).
   returned: print_join_command and a token exists
@@ -127,21 +132,14 @@ join_command:
   sample: "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:8f0c... "
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils import options
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token
 
 
-def argument_spec() -> dict:
-    return options.argument_spec(options.TOKEN)
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[("state", "absent", ("token",))])
-    run_module(module, run_token)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.TOKEN, required_if=[("state", "absent", ("token",))]), run_token)
 
 
 if __name__ == "__main__":

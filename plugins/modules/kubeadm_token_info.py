@@ -85,22 +85,19 @@ table:
   description: C(kubeadm token list) text output (empty when there are no tokens).
   returned: always
   type: str
+  sample: "TOKEN                     TTL         EXPIRES                USAGES                   DESCRIPTION   EXTRA GROUPS\n\
+    abcdef.****************   23h         2026-01-02T10:00:00Z   authentication,signing   <none>        \
+    system:bootstrappers:kubeadm:default-node-token\n"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils import options
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token_info
 
 
-def argument_spec() -> dict:
-    return options.argument_spec(options.TOKEN_INFO)
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_module(module, run_token_info)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.TOKEN_INFO), run_token_info)
 
 
 if __name__ == "__main__":

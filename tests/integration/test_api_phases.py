@@ -143,8 +143,8 @@ def test_all_phases_objects_and_rerun(cluster, pki_root):
 
     # -- every object of kubeadm-artifacts §5 exists with the wanted content
     wanted = (rbac.all_rbac() + [bootstraptoken.cluster_info_configmap(c.url, c.ca_pem),
-                                      uploadconfig.kubeadm_config_configmap(c.cfg),
-                                      uploadconfig.kubelet_config_configmap(c.cfg)]
+                                 uploadconfig.kubeadm_config_configmap(c.cfg),
+                                 uploadconfig.kubelet_config_configmap(c.cfg)]
               + [o for o in addondns.coredns_objects(c.cfg) if o["kind"] != "ConfigMap" or c.double]
               + addonproxy.kube_proxy_objects(c.cfg, c.url))
     for obj in wanted:
@@ -258,7 +258,7 @@ def test_token_commands(cluster, tmp_path):
         (root / "etc/kubernetes/admin.conf").write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "a",
             "clusters": [{"name": "k", "cluster": {"server": c.url, "certificate-authority-data":
-                                                    base64.b64encode(c.ca_pem).decode()}}],
+                                                   base64.b64encode(c.ca_pem).decode()}}],
             "contexts": [{"name": "a", "context": {"cluster": "k", "user": "u"}}],
             "users": [{"name": "u", "user": {}}]}))
         line = tokencmd.join_command_for(HostFS(str(root)), "/etc/kubernetes/admin.conf", token)

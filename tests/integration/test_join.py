@@ -151,7 +151,7 @@ def test_refused_denied_csr_writes_nothing(tmp_path):
             for _ in range(100):
                 for csr in lab.admin.list("CertificateSigningRequest"):
                     csr.setdefault("status", {})["conditions"] = [{"type": "Denied", "status": "True",
-                                                                    "reason": "Test", "message": "no"}]
+                                                                   "reason": "Test", "message": "no"}]
                     lab.admin.request("PUT", f"/apis/certificates.k8s.io/v1/certificatesigningrequests/"
                                       f"{csr['metadata']['name']}/approval", csr)
                     return

@@ -45,10 +45,10 @@ def test_token_modules_playbook(api_double, tmp_path):
         {"name": "check", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN), "check_mode": True,
          "register": "check"},
         {"name": "given", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
-                                                                  description="given"), "register": "given",
+                                                                 description="given"), "register": "given",
          "diff": True},
         {"name": "given again", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
-                                                                        description="given"),
+                                                                       description="given"),
          "register": "given_again"},
         {"name": "join", "kubeboot.cluster.kubeadm_token": dict(common, print_join_command=True),
          "register": "join"},
@@ -79,7 +79,7 @@ def test_token_modules_playbook(api_double, tmp_path):
     ids = {row["id"]: row for row in results["info"]["tokens"]}
     assert ids["k8sbot"]["ttl"] == "<forever>" and ids["k8sbot"]["description"] == "given"
     assert results["info"]["table"].splitlines()[0].split() == ["TOKEN", "TTL", "EXPIRES", "USAGES",
-                                                                 "DESCRIPTION", "EXTRA", "GROUPS"]
+                                                                "DESCRIPTION", "EXTRA", "GROUPS"]
     assert results["absent"]["changed"] is True and results["absent_again"]["changed"] is False
     assert results["bad"]["failed"] and "print_join_command" in results["bad"]["msg"]
     # a malformed certificate key fails before a token is created, without repeating the key

@@ -312,7 +312,7 @@ def test_expired_leaf_is_reissued(rootfs, openssl):
     fp_ca_cert = pkiutil.load_certificate(open(real(rootfs, "front-proxy-ca.crt"), "rb").read())
     fp_key = pkiutil.load_private_key(open(real(rootfs, "front-proxy-ca.key"), "rb").read())
     old = pkiutil.issue_certificate(fp_ca_cert, fp_key, key, "front-proxy-client", usages=("client",), validity_seconds=3600,
-                                now=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2))
+                                    now=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2))
     with open(real(rootfs, "front-proxy-client.crt"), "wb") as handle:
         handle.write(pkiutil.cert_to_pem(old))
     fp_ca, fp_client = real(rootfs, "front-proxy-ca.crt"), real(rootfs, "front-proxy-client.crt")
@@ -329,7 +329,7 @@ def test_leaf_with_wrong_cn_or_foreign_ca_is_reissued(rootfs):
     other_ca = pkiutil.new_ca("someone-else", other_key)
     leaf_key = pkiutil.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read())
     foreign = pkiutil.issue_certificate(other_ca, other_key, leaf_key, "kube-apiserver-kubelet-client",
-                                    ["kubeadm:cluster-admins"])
+                                        ["kubeadm:cluster-admins"])
     with open(real(rootfs, "apiserver-kubelet-client.crt"), "wb") as handle:
         handle.write(pkiutil.cert_to_pem(foreign))
     results, _ = init(rootfs)

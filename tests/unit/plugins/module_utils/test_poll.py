@@ -18,7 +18,7 @@ def test_wait_for():
     clock = iter(range(100))
     with pytest.raises(errors.TimeoutError_) as info:
         poll.wait_for(lambda: (_ for _ in ()).throw(errors.APIError("GET", "/x", 500, "boom")),
-                           3, 1, what="thing", sleep=lambda s: None, clock=lambda: next(clock))
+                      3, 1, what="thing", sleep=lambda s: None, clock=lambda: next(clock))
     assert "thing" in str(info.value) and "boom" in str(info.value)
 
 

@@ -227,7 +227,7 @@ def test_module_mode_refuses_a_certificate_not_for_its_key(certificate):
     ca_key = pkiutil.generate_key("ECDSA-P256")
     ca = pkiutil.new_ca("kubernetes", ca_key, 3600)
     other = pkiutil.issue_certificate(ca, ca_key, pkiutil.generate_key("ECDSA-P256"), "system:node:w1",
-                                  [C.NODES_GROUP], ("client",), validity_seconds=3600)
+                                      [C.NODES_GROUP], ("client",), validity_seconds=3600)
     data = pkiutil.cert_to_pem(other) if certificate == "other-key" else b"not a certificate"
     with pytest.raises(tlsbootstrap.TLSBootstrapError, match="nothing was written"):
         tlsbootstrap.request_certificate(ApiWriter(_CSRDouble(data)), "w1", timeout=1, sleep=lambda _s: None)
