@@ -59,32 +59,34 @@ def _kubelet_start(ctx: InitContext, _subs) -> None:
 
 
 def _kubelet_finalize(ctx: InitContext, _subs) -> None:
-    ctx.api_result("kubelet-finalize", kubelet.kubelet_finalize(ctx.cfg, ctx.fs, ctx.writer))
+    ctx.api_result(kubelet.kubelet_finalize(ctx.cfg, ctx.fs, ctx.writer))
 
 
 # --- API phases ------------------------------------------------------------------------------
 
 def _wait_control_plane(ctx: InitContext, _subs) -> None:
     timeout = ctx.cfg.timeout("controlPlaneComponentHealthCheck")
-    ctx.api_result("wait-control-plane", waitcontrolplane.wait_control_plane(ctx.api, timeout))
+    ctx.api_result(waitcontrolplane.wait_control_plane(ctx.api, timeout))
 
 
-def _upload_config(ctx: InitContext, subs) -> None:
+def _upload_kubeadm_config(ctx: InitContext, _subs) -> None:
     _ensure_cluster_admins(ctx)
-    if "kubeadm" in subs:
-        ctx.api_result("upload-config/kubeadm", uploadconfig.upload_config_kubeadm(ctx.api, ctx.cfg))
-    if "kubelet" in subs:
-        ctx.api_result("upload-config/kubelet", uploadconfig.upload_config_kubelet(ctx.api, ctx.cfg))
+    ctx.api_result(uploadconfig.upload_config_kubeadm(ctx.api, ctx.cfg))
+
+
+def _upload_kubelet_config(ctx: InitContext, _subs) -> None:
+    _ensure_cluster_admins(ctx)
+    ctx.api_result(uploadconfig.upload_config_kubelet(ctx.api, ctx.cfg))
 
 
 def _upload_certs(ctx: InitContext, _subs) -> None:
     if ctx.certificate_key:  # opt-in, like kubeadm's --upload-certs
-        ctx.api_result("upload-certs", copycerts.upload_certs(ctx.api, ctx.cfg, ctx.fs, ctx.certificate_key))
+        ctx.api_result(copycerts.upload_certs(ctx.api, ctx.cfg, ctx.fs, ctx.certificate_key))
 
 
 def _mark_control_plane(ctx: InitContext, _subs) -> None:
     timeout = ctx.cfg.timeout("kubernetesAPICall") * 4
-    ctx.api_result("mark-control-plane", markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
+    ctx.api_result(markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
 
 
 def _bootstrap_token(ctx: InitContext, _subs) -> None:
@@ -92,16 +94,19 @@ def _bootstrap_token(ctx: InitContext, _subs) -> None:
     ca_pem = ctx.fs.read_text(pki.cert_path(ctx.cfg, C.CA_BASE))
     result = bootstraptoken.bootstrap_token(ctx.api, ctx.cfg, ca_pem, kubeconfig.control_plane_endpoint(ctx.cfg))
     ctx.report.token = result.pop("token", "") or ctx.report.token
-    ctx.api_result("bootstrap-token", result)
+    ctx.api_result(result)
 
 
-def _addon(ctx: InitContext, subs) -> None:
-    if "coredns" in subs and not ctx.cfg.cluster.get("dns", {}).get("disabled"):
-        ctx.api_result("addon/coredns", addondns.addon_coredns(ctx.api, ctx.cfg))
-    if "kube-proxy" in subs and not ctx.cfg.cluster.get("proxy", {}).get("disabled"):
+def _coredns(ctx: InitContext, _subs) -> None:
+    if not ctx.cfg.cluster.get("dns", {}).get("disabled"):
+        ctx.api_result(addondns.addon_coredns(ctx.api, ctx.cfg))
+
+
+def _kube_proxy(ctx: InitContext, _subs) -> None:
+    if not ctx.cfg.cluster.get("proxy", {}).get("disabled"):
         ca_pem = ctx.fs.read_text(pki.cert_path(ctx.cfg, C.CA_BASE))
-        ctx.api_result("addon/kube-proxy", addonproxy.addon_kube_proxy(
-            ctx.api, ctx.cfg, kubeconfig.control_plane_endpoint(ctx.cfg), ca_pem))
+        ctx.api_result(addonproxy.addon_kube_proxy(ctx.api, ctx.cfg, kubeconfig.control_plane_endpoint(ctx.cfg),
+                                                   ca_pem))
 
 
 def _show_join_command(ctx: InitContext, _subs) -> None:
@@ -114,7 +119,7 @@ def _ensure_cluster_admins(ctx: InitContext) -> None:
         return
     ctx.cluster_admins_done = True
     super_admin = ctx.writer_for(C.kubeconfig_path(C.SUPER_ADMIN_CONF), required=False)
-    ctx.api_result("cluster-admins", rbac.ensure_cluster_admins(ctx.api, super_admin))
+    ctx.api_result(rbac.ensure_cluster_admins(ctx.api, super_admin), name="cluster-admins")
 
 
 PHASES = (
@@ -125,12 +130,14 @@ PHASES = (
     Phase("control-plane", _control_plane, tuple(manifests.CONTROL_PLANE_PHASES)),
     Phase("kubelet-start", _kubelet_start),
     Phase("wait-control-plane", _wait_control_plane, needs_api=True),
-    Phase("upload-config", _upload_config, ("kubeadm", "kubelet"), needs_api=True),
+    Phase("upload-config", children=(Phase("kubeadm", _upload_kubeadm_config, needs_api=True),
+                                     Phase("kubelet", _upload_kubelet_config, needs_api=True))),
     Phase("upload-certs", _upload_certs, needs_api=True),
     Phase("mark-control-plane", _mark_control_plane, needs_api=True),
     Phase("bootstrap-token", _bootstrap_token, needs_api=True),
-    Phase("kubelet-finalize", _kubelet_finalize, ("enable-client-cert-rotation",)),
-    Phase("addon", _addon, ("coredns", "kube-proxy"), needs_api=True),
+    Phase("kubelet-finalize", children=(Phase("enable-client-cert-rotation", _kubelet_finalize),)),
+    Phase("addon", children=(Phase("coredns", _coredns, needs_api=True),
+                             Phase("kube-proxy", _kube_proxy, needs_api=True))),
     Phase("show-join-command", _show_join_command),
 )
 

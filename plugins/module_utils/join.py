@@ -112,19 +112,28 @@ def _same_pem(a: bytes, b: bytes) -> bool:
     return (a or b"").strip() == (b or b"").strip()
 
 
-def _control_plane_prepare(ctx: JoinContext, subs) -> None:
-    if not ctx.cfg.control_plane:
-        return
-    cfg, fs, writer = ctx.cfg, ctx.fs, ctx.writer
-    if "download-certs" in subs:
+# control-plane-prepare/*: this node's files of a control-plane join (a worker has none)
+
+def _download_certs(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         download_certs(ctx)
-    if "certs" in subs:  # this node's own leaves; the shared CAs and SA key come from download-certs
-        only = [name for name in pki.selected_phases(cfg) if name not in pki.SHARED]
-        ctx.report.certificates = pki.ensure_certificates(cfg, fs, writer, only=only)
-    if "kubeconfig" in subs:
-        ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(cfg, fs, writer, only=kubeconfig.JOIN_PHASES)
-    if "control-plane" in subs:
-        ctx.report.manifests += manifests.ensure_manifests(cfg, fs, writer, only=list(manifests.CONTROL_PLANE_PHASES))
+
+
+def _certs(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:  # this node's own leaves; the shared CAs and SA key come from download-certs
+        only = [name for name in pki.selected_phases(ctx.cfg) if name not in pki.SHARED]
+        ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only)
+
+
+def _kubeconfig(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
+        ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=kubeconfig.JOIN_PHASES)
+
+
+def _control_plane(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
+        ctx.report.manifests += manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer,
+                                                           only=list(manifests.CONTROL_PLANE_PHASES))
 
 
 def _kubelet_start(ctx: JoinContext, _subs) -> None:
@@ -194,14 +203,15 @@ def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
     return to_yaml(doc)
 
 
-def _control_plane_join(ctx: JoinContext, subs) -> None:
-    if not ctx.cfg.control_plane:
-        return
-    if "etcd" in subs:
+def _etcd(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         etcd_join(ctx)
-    if "mark-control-plane" in subs:
+
+
+def _mark_control_plane(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         timeout = ctx.cfg.timeout("kubernetesAPICall") * 4
-        ctx.api_result("mark-control-plane", markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
+        ctx.api_result(markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
 
 
 def _wait_control_plane(ctx: JoinContext, _subs) -> None:
@@ -212,7 +222,7 @@ def _wait_control_plane(ctx: JoinContext, _subs) -> None:
                       check_mode=ctx.plan_only, log=ctx.log)
     result = waitcontrolplane.wait_control_plane(local, ctx.cfg.timeout("controlPlaneComponentHealthCheck"),
                                                  interval=2.0, path="/livez")
-    ctx.api_result("wait-control-plane", dict(result, url=url))
+    ctx.api_result(dict(result, url=url))
 
 
 # --- control-plane join -------------------------------------------------------------------------
@@ -221,6 +231,8 @@ def download_certs(ctx: JoinContext) -> None:
     """kubeadm-certs (read with the bootstrap token) -> shared CAs and keys on this node."""
     cfg = ctx.cfg
     if not cfg.certificate_key:
+        ctx.warnings.append("control-plane join without certificate_key: the shared CA and service-account "
+                            "keys must already be on this node")
         ctx.report.downloaded_certs = []
         return
     what = f"Secret {C.KUBE_SYSTEM}/{C.KUBEADM_CERTS_SECRET}"
@@ -277,8 +289,9 @@ def _existing_initial_cluster(ctx: JoinContext):
 def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
     """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
     cfg = ctx.cfg
-    ca, (cert, key) = pki.cert_path(cfg, C.ETCD_CA_BASE), pki.files(cfg, "etcd-healthcheck-client")
-    return etcd.Client.from_files(endpoints, ca, cert, key, read=_reader(ctx.fs), **kwargs)
+    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
+    return etcd.Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
+                                  pki.key_path(cfg, base), read=_reader(ctx.fs), **kwargs)
 
 
 def etcd_join(ctx: JoinContext) -> None:
@@ -322,7 +335,7 @@ def etcd_join(ctx: JoinContext) -> None:
                       members=[m.as_dict() for m in client.member_list()])
         if promoted["changed"] and not added["changed"]:
             ctx.log.objects.append(f"EtcdMember/{cfg.node_name}")
-    ctx.api_result("etcd", result)
+    ctx.api_result(result)
     ctx.report.etcd = result
 
 
@@ -337,9 +350,12 @@ def _reader(fs):
 
 PHASES = (
     Phase("preflight", _preflight),
-    Phase("control-plane-prepare", _control_plane_prepare, ("download-certs", "certs", "kubeconfig", "control-plane")),
+    Phase("control-plane-prepare", children=(Phase("download-certs", _download_certs), Phase("certs", _certs),
+                                             Phase("kubeconfig", _kubeconfig),
+                                             Phase("control-plane", _control_plane))),
     Phase("kubelet-start", _kubelet_start),
-    Phase("control-plane-join", _control_plane_join, ("etcd", "mark-control-plane"), needs_api=True),
+    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True),
+                                          Phase("mark-control-plane", _mark_control_plane, needs_api=True))),
     Phase("wait-control-plane", _wait_control_plane),
 )
 
@@ -357,10 +373,6 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     ctx.warnings.extend(cfg.warnings)
     prepare(ctx, sleep=sleep)
     ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
-    if cfg.control_plane and not cfg.certificate_key and "control-plane-prepare/download-certs" \
-            not in selection.skipped:
-        ctx.warnings.append("control-plane join without certificate_key: the shared CA and service-account "
-                            "keys must already be on this node")
     phase_report = phases.run(selection, ctx)
     return _result(ctx, phase_report, dry_run_dir)
 

@@ -5,12 +5,12 @@
 the runner, and what every phase gets (`PhaseContext`) and gives back (`Report`).
 
 A workflow (init.PHASES, join.PHASES; reset and upgrade next) is an ordered tuple of
-`Phase(name, run, children, needs_api)`. Sub-phase names come from the tables
-(pki.PHASES, kubeconfig.PHASES, manifests.CONTROL_PLANE_PHASES), as kubeadm builds
-`init phase certs` from its certificate list. `run(ctx, children)` receives the selected
-sub-phases at once, so one call does a whole set (every certificate in one pass). Before the
-first phase that `needs_api` runs, the context connects to the API server (in check mode
-one probe decides between the live server and the plan from the config alone).
+`Phase(name, run, children, needs_api)`. Children are either sub-phase names taken from a
+table (pki.PHASES, kubeconfig.PHASES, manifests.CONTROL_PLANE_PHASES, as kubeadm builds
+`init phase certs` from its certificate list), handed to the phase's `run(ctx, names)` at once
+so one call does a whole set (every certificate in one pass), or Phases of their own, each run
+in turn. Before a phase that `needs_api` runs, the context connects to the API server (in check
+mode one probe decides between the live server and the plan from the config alone).
 """
 from __future__ import annotations
 
@@ -27,23 +27,38 @@ PROBE_TIMEOUT = 5.0  # check mode / dry run: how long the one API probe may take
 
 @dataclass(frozen=True)
 class Phase:
-    """One kubeadm phase: its name, what runs it, its sub-phases, whether it talks to the API."""
+    """One kubeadm phase: its name, what runs it, its sub-phases (names for `run`, or Phases),
+    whether it talks to the API."""
 
     name: str
-    run: Callable
+    run: Callable = None
     children: tuple = ()
     needs_api: bool = False
 
     def __post_init__(self):
-        if not callable(self.run):  # a phase can never be silently ignored
+        if not callable(self.run) and not self.steps:  # a phase can never be silently ignored
             raise KeyError(f"internal: phase {self.name} has nothing to run")
+
+    @property
+    def steps(self) -> dict:
+        """Sub-phases that run themselves, by name."""
+        return {child.name: child for child in self.children if isinstance(child, Phase)}
+
+    @property
+    def child_names(self) -> tuple:
+        return tuple(child.name if isinstance(child, Phase) else child for child in self.children)
+
+    @property
+    def talks_to_api(self) -> bool:
+        return self.needs_api or any(step.needs_api for step in self.steps.values())
 
 
 def leaf_names(tree) -> list:
     """'certs/ca', ..., 'kubelet-start', ... in execution order."""
     names = []
     for phase in tree:
-        names.extend(f"{phase.name}/{sub}" for sub in phase.children) if phase.children else names.append(phase.name)
+        subs = phase.child_names
+        names.extend(f"{phase.name}/{sub}" for sub in subs) if subs else names.append(phase.name)
     return names
 
 
@@ -53,7 +68,7 @@ def _allowed_names(tree) -> list:
         names.append(phase.name)
         if phase.children:
             names.append(f"{phase.name}/all")
-            names.extend(f"{phase.name}/{sub}" for sub in phase.children)
+            names.extend(f"{phase.name}/{sub}" for sub in phase.child_names)
     return names
 
 
@@ -64,7 +79,7 @@ def normalize_skip(tree, skip, field_name: str = "skip_phases") -> set:
     if isinstance(skip, str):
         skip = [s for s in skip.split(",") if s.strip()]
     allowed = _allowed_names(tree)
-    children = {phase.name: phase.children for phase in tree}
+    children = {phase.name: phase.child_names for phase in tree}
     skipped = set()
     for raw in skip:
         name = str(raw).strip().lower()
@@ -99,7 +114,7 @@ class Selection:
         """
         for phase in self.tree:
             if phase.children:
-                wanted = [s for s in phase.children if f"{phase.name}/{s}" not in self.skipped]
+                wanted = [s for s in phase.child_names if f"{phase.name}/{s}" not in self.skipped]
                 if wanted:
                     yield phase, wanted
             elif phase.name not in self.skipped:
@@ -116,11 +131,16 @@ def select(tree, skip, field_name: str = "skip_phases") -> Selection:
 
 
 def run(selection: Selection, ctx) -> dict:
-    """Run each selected phase in order; returns {'run': [...], 'skipped': [...]}."""
+    """Run each selected phase (or its selected sub-phases) in order; returns {'run': [...], 'skipped': [...]}."""
     for phase, subs in selection.groups():
-        if phase.needs_api and ctx is not None:
-            ctx.connect()
-        phase.run(ctx, subs)
+        steps = phase.steps
+        todo = [(f"{phase.name}/{sub}", steps[sub], []) for sub in subs] if steps else [(phase.name, phase, subs)]
+        for name, step, names in todo:
+            if ctx is not None:
+                ctx.phase = name
+                if step.needs_api:
+                    ctx.connect()
+            step.run(ctx, names)
     return {"run": selection.run_leaves(), "skipped": selection.skipped_leaves()}
 
 
@@ -165,14 +185,15 @@ class PhaseContext:
     report: Report = field(default_factory=Report)
     warnings: list = field(default_factory=list)
     api: ApiWriter = None
+    phase: str = ""     # the phase running now (results are recorded under its name)
     log: ChangeLog = field(init=False)
 
     def __post_init__(self):
         self.log = self.writer.log  # the run's one change record, shared by both writers
 
-    def api_result(self, name: str, result: dict) -> None:
-        """Record one API phase's result (its changes are in the change log already)."""
-        self.report.api[name] = result
+    def api_result(self, result: dict, name: str = "") -> None:
+        """Record the running phase's result (its changes are in the change log already)."""
+        self.report.api[name or self.phase] = result
 
     def connect(self) -> ApiWriter:
         """The API writer of this run (made once)."""

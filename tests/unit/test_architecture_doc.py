@@ -63,7 +63,7 @@ def test_phase_table_is_the_workflows(doc):
     listed = set(rows)
     assert listed == {p.name for phases in workflows.values() for p in phases}
     for phase in init.PHASES:
-        assert ("yes" in rows[phase.name][3]) is phase.needs_api, f"{phase.name}: the API column is wrong"
+        assert ("yes" in rows[phase.name][3]) is phase.talks_to_api, f"{phase.name}: the API column is wrong"
 
 
 def test_named_tables_and_contracts_exist(doc):

@@ -15,7 +15,7 @@ SECRET = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
           "metadata": {"name": "s", "namespace": "kube-system"}, "data": {"token-secret": "c2VjcmV0dmFsdWU="}}
 
 
-def test_apply_object_create_noop_update(server, pki):
+def test_ensure_create_noop_update(server, pki):
     client = _client(server, pki)
     obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
            "metadata": {"name": "kubeadm:x", "labels": {"a": "1"}},
@@ -44,7 +44,7 @@ def test_apply_object_create_noop_update(server, pki):
     assert [r[0] for r in server.requests[n:]] == ["GET"]
 
 
-def test_apply_object_retries_conflict(server, pki):
+def test_ensure_retries_conflict(server, pki):
     client = _client(server, pki)
     obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"},
            "data": {"k": "v1"}}

@@ -28,7 +28,7 @@ def test_sub_phases_come_from_the_tables():
         "preflight", "control-plane-prepare/download-certs", "control-plane-prepare/certs",
         "control-plane-prepare/kubeconfig", "control-plane-prepare/control-plane", "kubelet-start",
         "control-plane-join/etcd", "control-plane-join/mark-control-plane", "wait-control-plane"]
-    api = [p.name for p in init.PHASES if p.needs_api]
+    api = [p.name for p in init.PHASES if p.talks_to_api]
     assert api == ["wait-control-plane", "upload-config", "upload-certs", "mark-control-plane",
                    "bootstrap-token", "addon"]
 
@@ -56,7 +56,7 @@ def test_unknown_phase_names_field_and_allowed_values():
 
 def test_groups_pass_only_unskipped_subphases_once():
     calls = []
-    tree = tuple(Phase(p.name, (lambda ctx, subs, g=p.name: calls.append((g, list(subs)))), p.children)
+    tree = tuple(Phase(p.name, (lambda ctx, subs, g=p.name: calls.append((g, list(subs)))), p.child_names)
                  for p in init.PHASES)
     report = phases.run(phases.select(tree, ["certs/sa", "etcd", "addon"]), None)
     groups = [g for g, _ in calls]
@@ -69,3 +69,22 @@ def test_groups_pass_only_unskipped_subphases_once():
 def test_missing_handler_is_an_error():
     with pytest.raises(KeyError):
         Phase("preflight", None)
+    with pytest.raises(KeyError):
+        Phase("addon", None, ("coredns",))  # names for a run that is not there
+
+
+def test_sub_phases_that_run_themselves_run_in_order_under_their_names():
+    calls = []
+
+    class Ctx:
+        phase = ""
+
+        def connect(self):
+            calls.append("connect")
+
+    def step(ctx, names):
+        calls.append((ctx.phase, names))
+    tree = (Phase("local", step), Phase("addon", children=(Phase("coredns", step, needs_api=True),
+                                                          Phase("kube-proxy", step, needs_api=True))))
+    phases.run(phases.select(tree, ["addon/kube-proxy"]), Ctx())
+    assert calls == [("local", []), "connect", ("addon/coredns", [])]
