@@ -43,8 +43,14 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Nothing is written and the API is not changed; the result says what would change.
+    description:
+      - Nothing is written and the API is not changed; the result says what would change, files in
+        RV(changed_files) and API objects in RV(changed_objects).
+      - The API phases read the live cluster (no create, update, patch or delete is sent). When no API
+        server answers (a fresh node), they report what they would create from the configuration alone
+        and say so in RV(notes); waits (wait-control-plane) are one quick probe.
   diff_mode:
     support: full
-    description: Manifests, kubelet files and configs are shown; private keys and tokens never are.
+    description: Manifests, kubelet files, configs and API objects (as YAML) are shown; private keys, tokens,
+      certificate keys and Secret values never are.
 """

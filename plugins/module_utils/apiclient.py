@@ -3,28 +3,22 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small Kubernetes API client on the standard library (http.client + ssl).
 
-Covers what kubeadm's phases need: get/list/create/update/patch/delete, a
-create-or-update `apply_object` that does not write when the live object
-already holds the wanted fields, retries with backoff on connection errors,
-429 and 5xx until a deadline, and errors that name method, path, status and
-the server's Status message.
+Covers what kubeadm's phases need: get/list/create/update/patch/delete, retries with
+backoff on connection errors, 429 and 5xx until a deadline (poll.wait_for), and errors
+that name method, path, status and the server's Status message. Deciding *whether* to
+write (compare, diff, check mode) is `apiwriter.ApiWriter`'s job, not the client's.
 """
 from __future__ import annotations
 
-import base64
 import http.client
 import json
-import os
-import shutil
 import socket
 import ssl
-import tempfile
 import time
 import urllib.parse
 
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfigutil, poll, tlsutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
 PATCH_TYPES = {
     "merge": "application/merge-patch+json",
@@ -82,95 +76,10 @@ def object_path(obj: dict) -> str:
                          obj.get("apiVersion", ""))
 
 
-def contains(live, wanted) -> bool:
-    """True when every field of `wanted` is present with the same value in `live`.
-
-    Dicts are compared key by key (extra live keys, e.g. server defaults, are fine);
-    lists must have the same length and match element by element.
-    """
-    if isinstance(wanted, dict):
-        if not isinstance(live, dict):
-            return False
-        # the API omits zero values (omitempty): a wanted false/0/""/[]/{} may be absent
-        return all(contains(live[key], value) if key in live else _is_zero(value)
-                   for key, value in wanted.items())
-    if isinstance(wanted, list):
-        if not isinstance(live, list) or len(live) != len(wanted):
-            return False
-        return all(contains(a, b) for a, b in zip(live, wanted))
-    return live == wanted
-
-
-def _is_zero(value) -> bool:
-    return value is None or (not isinstance(value, bool) and value in (0, "")) or value is False \
-        or value == [] or value == {}
-
-
-def merge_wanted(live: dict, wanted: dict) -> dict:
-    """Live object with wanted fields laid over it (for PUT); keeps metadata server fields."""
-    out = dict(live)
-    for key, value in wanted.items():
-        if key == "metadata":
-            meta = dict(live.get("metadata") or {})
-            for mkey, mvalue in value.items():
-                if mkey in ("labels", "annotations") and isinstance(mvalue, dict):
-                    merged = dict(meta.get(mkey) or {})
-                    merged.update(mvalue)
-                    meta[mkey] = merged
-                elif mkey != "resourceVersion":
-                    meta[mkey] = mvalue
-            out["metadata"] = meta
-        else:
-            out[key] = value
-    return out
-
-
-class _Materialized:
-    """Inline PEM key material written to a 0700 temp dir, removed on close."""
-
-    def __init__(self):
-        self.dir = None
-
-    def file(self, name: str, data: bytes) -> str:
-        if self.dir is None:
-            self.dir = tempfile.mkdtemp(prefix="kubeboot-tls-")
-            os.chmod(self.dir, 0o700)
-        path = os.path.join(self.dir, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return path
-
-    def close(self) -> None:
-        if self.dir is not None:
-            shutil.rmtree(self.dir, ignore_errors=True)
-            self.dir = None
-
-
 def _as_bytes(value):
     if value is None:
         return None
     return value.encode("utf-8") if isinstance(value, str) else bytes(value)
-
-
-def kubeconfig_material(section: dict, data_key: str, file_key: str, base_dir: str = ""):
-    """Bytes of a kubeconfig credential given inline (`<x>-data`, base64) or as a file path
-    (relative to the kubeconfig's directory); None when neither is set."""
-    if data_key and section.get(data_key):
-        try:
-            return base64.b64decode(section[data_key])
-        except (ValueError, TypeError):
-            raise errors.InvalidValue(f"kubeconfig {data_key}", "<data>", "base64") from None
-    path = section.get(file_key)
-    if not path:
-        return None
-    if base_dir and not os.path.isabs(path):
-        path = os.path.join(base_dir, path)
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise errors.FileError(f"kubeconfig {file_key} {path}: {exc.strerror}") from None
 
 
 class Client:
@@ -203,71 +112,32 @@ class Client:
 
     # --- construction -------------------------------------------------------------
     def _ssl_context(self, cert_pem, key_pem) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self.insecure:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        elif self.ca_pem:
-            context.load_verify_locations(cadata=self.ca_pem.decode("ascii"))
-        else:
-            context.load_default_certs()
-        if cert_pem or key_pem:
-            if not (cert_pem and key_pem):
-                raise errors.InvalidValue("kubeconfig", "client certificate",
-                                          "both a client certificate and a key")
-            holder = _Materialized()
-            try:
-                cert_file = holder.file("client.crt", cert_pem)
-                key_file = holder.file("client.key", key_pem)
-                context.load_cert_chain(cert_file, key_file)
-            except ssl.SSLError as exc:
-                raise errors.InvalidValue("kubeconfig", "client certificate",
-                                          f"a matching PEM certificate and key ({exc.reason})") from None
-            finally:
-                holder.close()
-        return context
+        return tlsutil.client_context(self.ca_pem, cert_pem, key_pem, insecure=self.insecure)
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig, base_dir: str = "", **kwargs) -> "Client":
+    def from_kubeconfig(cls, kubeconfig, base_dir: str = "", fs=NODE, **kwargs) -> "Client":
         """From kubeconfig text or dict: current-context's cluster (server, CA data/file,
         insecure-skip-tls-verify) and user (client cert/key data or files, token, tokenFile).
-        Relative file paths resolve against base_dir (the kubeconfig's directory)."""
-        try:
-            config = yaml.safe_load(kubeconfig) if isinstance(kubeconfig, (str, bytes)) else kubeconfig
-        except yaml.YAMLError as exc:
-            raise errors.InvalidValue("kubeconfig", "<content>",
-                                      f"a kubeconfig YAML document ({errors.yaml_problem(exc)})") from None
+        Files are host paths read through `fs`; relative ones resolve against base_dir (the
+        kubeconfig's directory)."""
+        if isinstance(kubeconfig, (str, bytes)):
+            config = kubeconfigutil.load(kubeconfig, "kubeconfig", _kubeconfig_error)
+        else:
+            config = kubeconfig
         if not isinstance(config, dict):
             raise errors.InvalidValue("kubeconfig", "<content>", "a kubeconfig YAML document")
-        current = config.get("current-context") or ""
-        contexts = {c.get("name"): c.get("context") or {} for c in config.get("contexts") or []}
-        clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-        users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
-        if current in contexts:
-            context = contexts[current]
-            cluster = clusters.get(context.get("cluster"))
-            user = users.get(context.get("user"), {})
-        elif len(clusters) == 1 and not contexts:
-            cluster, user = next(iter(clusters.values())), {}
-        else:
-            raise errors.InvalidValue("kubeconfig", current,
-                                      "a current-context naming one of the contexts")
-        if not cluster or not cluster.get("server"):
-            raise errors.InvalidValue("kubeconfig", current, "a context whose cluster has a server")
-
-        def data_or_file(section: dict, data_key: str, file_key: str):
-            return kubeconfig_material(section, data_key, file_key, base_dir)
-
-        token = user.get("token")
-        if not token and user.get("tokenFile"):
-            token = data_or_file(user, "", "tokenFile").decode("utf-8").strip()
+        chosen = kubeconfigutil.select(config)
+        cluster, user = chosen.cluster, chosen.user
+        if not cluster.get("server"):
+            raise errors.InvalidValue("kubeconfig", config.get("current-context") or "",
+                                      "a current-context naming one of the contexts, whose cluster has a server")
         return cls(
             cluster["server"],
-            ca_pem=data_or_file(cluster, "certificate-authority-data", "certificate-authority"),
-            token=token,
-            cert_pem=data_or_file(user, "client-certificate-data", "client-certificate"),
-            key_pem=data_or_file(user, "client-key-data", "client-key"),
+            ca_pem=kubeconfigutil.material(cluster, "certificate-authority-data", "certificate-authority",
+                                           fs, base_dir),
+            token=kubeconfigutil.token(user, fs, base_dir) or None,
+            cert_pem=kubeconfigutil.material(user, "client-certificate-data", "client-certificate", fs, base_dir),
+            key_pem=kubeconfigutil.material(user, "client-key-data", "client-key", fs, base_dir),
             insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
             **kwargs)
 
@@ -325,23 +195,7 @@ class Client:
         if body is not None:
             data = body if isinstance(body, bytes) else json.dumps(body).encode("utf-8")
             headers["Content-Type"] = content_type or "application/json"
-        deadline = time.monotonic() + (self.retry_timeout if retry else 0)
-        delay = 0.5
-        while True:
-            try:
-                status, payload = self._once(method, full, data, headers)
-            except (ConnectionError, socket.timeout, TimeoutError, http.client.HTTPException,
-                    OSError) as exc:
-                if isinstance(exc, ssl.SSLCertVerificationError) or time.monotonic() >= deadline:
-                    raise errors.APIError(method, path, 0, f"cannot reach {self.server}: {exc}") from None
-                self._sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            if status in RETRY_STATUSES and time.monotonic() < deadline:
-                self._sleep(delay)
-                delay = min(delay * 2, 5.0)
-                continue
-            break
+        status, payload = self._with_retries(method, path, full, data, headers, retry)
         if 200 <= status < 300:
             if raw:
                 return payload.decode("utf-8", "replace")
@@ -352,6 +206,34 @@ class Client:
             except ValueError:
                 return payload.decode("utf-8", "replace")
         raise _error(method, path, status, payload)
+
+    def _with_retries(self, method: str, path: str, full: str, data, headers: dict, retry: bool) -> tuple:
+        """(status, payload) of the first answer that is not worth retrying, or the last one;
+        unreachable servers, 429 and 5xx are retried with backoff until retry_timeout."""
+        answer = {}
+
+        def attempt():
+            try:
+                answer["reply"] = self._once(method, full, data, headers)
+            except ssl.SSLCertVerificationError as exc:  # retrying cannot fix trust
+                raise errors.APIError(method, path, 0, f"cannot reach {self.server}: {exc}") from None
+            except (ConnectionError, socket.timeout, TimeoutError, http.client.HTTPException, OSError) as exc:
+                raise _Unreachable(exc) from None
+            if answer["reply"][0] in RETRY_STATUSES:
+                raise poll.NotYet(answer["reply"][0])
+            return True
+
+        def give_up(last):
+            if isinstance(last, _Unreachable):
+                return errors.APIError(method, path, 0, f"cannot reach {self.server}: {last.args[0]}")
+            return _Answered()
+
+        try:
+            poll.wait_for(attempt, self.retry_timeout if retry else 0, 0.5, backoff=2.0, max_interval=5.0,
+                          retry_on=(_Unreachable,), on_timeout=give_up, sleep=self._sleep)
+        except _Answered:
+            pass
+        return answer["reply"]
 
     # --- verbs ----------------------------------------------------------------------
     def get(self, kind: str, name: str, namespace: str = "") -> dict:
@@ -399,42 +281,23 @@ class Client:
                 return False
             raise
 
-    def apply_object(self, obj: dict, check_mode: bool = False, attempts: int = 5) -> tuple:
-        """Create-or-update; returns (changed, live object). No write when the live
-        object already contains every wanted field (so reruns rewrite nothing)."""
-        meta = obj.get("metadata") or {}
-        path = object_path(obj)
-        for _unused in range(attempts):
-            try:
-                live = self.request("GET", path)
-            except errors.NotFound:
-                live = None
-            if live is None:
-                if check_mode:
-                    return True, obj
-                try:
-                    return True, self.create(obj)
-                except errors.Conflict:
-                    continue  # created meanwhile: compare again
-            wanted = {k: v for k, v in obj.items() if k not in ("status",)}
-            if contains(live, wanted):
-                return False, live
-            if check_mode:
-                return True, merge_wanted(live, wanted)
-            body = merge_wanted(live, wanted)
-            body["metadata"]["resourceVersion"] = live.get("metadata", {}).get("resourceVersion")
-            try:
-                return True, self.request("PUT", path, body)
-            except errors.Conflict:
-                continue
-        raise errors.Conflict("PUT", path, 409, f"{obj['kind']} {meta.get('name')} kept changing "
-                              f"while being updated ({attempts} attempts)")
-
     def healthz(self, path: str = "/healthz") -> bool:
         try:
             return self.request("GET", path, retry=False, raw=True).strip() == "ok"
         except errors.APIError:
             return False
+
+
+class _Unreachable(Exception):
+    """No answer from the server (retried until the deadline)."""
+
+
+class _Answered(Exception):
+    """The retry deadline passed with an answer in hand (a 429/5xx): report that answer."""
+
+
+def _kubeconfig_error(message: str) -> errors.InvalidValue:
+    return errors.InvalidValue("kubeconfig", "<content>", "a kubeconfig YAML document: " + message)
 
 
 def _error(method: str, path: str, status: int, payload: bytes) -> errors.APIError:
@@ -449,22 +312,3 @@ def _error(method: str, path: str, status: int, payload: bytes) -> errors.APIErr
     message = message or http.client.responses.get(status, "error")
     cls = errors.NotFound if status == 404 else errors.Conflict if status == 409 else errors.APIError
     return cls(method, path, status, message, reason)
-
-
-def wait_for(predicate, timeout: float, interval: float = 1.0, what: str = "condition",
-             sleep=time.sleep, clock=time.monotonic):
-    """Call predicate() until it returns a truthy value (returned) or timeout seconds pass.
-    API errors inside predicate count as 'not yet'; the last one is named on timeout."""
-    deadline = clock() + timeout
-    last_error = None
-    while True:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except errors.APIError as exc:
-            last_error = exc
-        if clock() >= deadline:
-            detail = f" (last error: {last_error})" if last_error else ""
-            raise errors.TimeoutError_(f"timed out after {timeout:g}s waiting for {what}{detail}")
-        sleep(interval)

@@ -45,6 +45,12 @@ SCHEDULER_CONF = "scheduler.conf"
 KUBECONFIG_FILES = (ADMIN_CONF, SUPER_ADMIN_CONF, KUBELET_CONF, BOOTSTRAP_KUBELET_CONF,
                     CONTROLLER_MANAGER_CONF, SCHEDULER_CONF)
 
+
+def kubeconfig_path(name: str) -> str:
+    """/etc/kubernetes/<name> (kubeadm's kubeconfig files live there)."""
+    return f"{KUBERNETES_DIR}/{name}"
+
+
 # --- component names ---------------------------------------------------------
 KUBE_APISERVER = "kube-apiserver"
 KUBE_CONTROLLER_MANAGER = "kube-controller-manager"
@@ -53,6 +59,12 @@ KUBE_PROXY = "kube-proxy"
 ETCD = "etcd"
 COREDNS = "coredns"
 CONTROL_PLANE_COMPONENTS = (KUBE_APISERVER, KUBE_CONTROLLER_MANAGER, KUBE_SCHEDULER)
+
+
+def manifest_path(component: str) -> str:
+    """Static Pod manifest of a component (kubeadm GetStaticPodFilepath)."""
+    return f"{MANIFESTS_DIR}/{component}.yaml"
+
 
 # --- ports ------------------------------------------------------------------
 APISERVER_PORT = 6443
@@ -87,6 +99,7 @@ APISERVER_BASE = "apiserver"
 APISERVER_KUBELET_CLIENT_BASE = "apiserver-kubelet-client"
 FRONT_PROXY_CA_BASE = "front-proxy-ca"
 FRONT_PROXY_CLIENT_BASE = "front-proxy-client"
+ETCD_PKI_SUBDIR = "etcd"  # the etcd certificates' directory under certificatesDir
 ETCD_CA_BASE = "etcd/ca"
 ETCD_SERVER_BASE = "etcd/server"
 ETCD_PEER_BASE = "etcd/peer"
@@ -162,6 +175,8 @@ KUBE_PROXY_CONFIG_KEY = "config.conf"
 KUBE_PROXY_KUBECONFIG_KEY = "kubeconfig.conf"
 KUBE_PROXY_DIR = "/var/lib/kube-proxy"
 SERVICEACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICEACCOUNT_CA = SERVICEACCOUNT_DIR + "/ca.crt"
+SERVICEACCOUNT_TOKEN = SERVICEACCOUNT_DIR + "/token"
 KUBE_DNS_SERVICE = "kube-dns"
 CERT_TOKEN_DESCRIPTION = "Proxy for managing TTL for the kubeadm-certs secret"
 
@@ -221,3 +236,7 @@ CGROUP_DRIVER_SYSTEMD = "systemd"
 KUBELET_BINARY = "/usr/bin/kubelet"
 MODE_KUBELET_FILE = 0o644
 MODE_KUBELET_DIR = 0o700
+# kubeadm-certs data keys of an external etcd's client files (copycerts externalEtcd*)
+EXTERNAL_ETCD_CA_KEY = "external-etcd-ca.crt"
+EXTERNAL_ETCD_CERT_KEY = "external-etcd.crt"
+EXTERNAL_ETCD_KEY_KEY = "external-etcd.key"

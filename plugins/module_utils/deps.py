@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import traceback
 
+from ansible.module_utils.basic import missing_required_lib
+
 try:
     import yaml  # noqa: F401  pylint: disable=unused-import
     YAML_IMPORT_ERROR = None
@@ -41,7 +43,6 @@ def fail_if_missing(module) -> None:
     gaps = missing()
     if not gaps:
         return
-    from ansible.module_utils.basic import missing_required_lib
     names = " and ".join(name for name, _pkg, _tb in gaps)
     packages = " ".join(pkg for _name, pkg, _tb in gaps)
     module.fail_json(msg=missing_required_lib(names) + f" (on Debian/Ubuntu: apt-get install {packages})",

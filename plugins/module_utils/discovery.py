@@ -11,88 +11,24 @@ that CA and require the same bytes. Retries only while the data is not there yet
 """
 from __future__ import annotations
 
-import base64
 import http.client
-import os
-import re
-import ssl
+import posixpath
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-try:  # reported by the module (deps.fail_if_missing) when absent
-    from cryptography import x509
-    HAS_CRYPTOGRAPHY = True
-except ImportError:  # pragma: no cover
-    HAS_CRYPTOGRAPHY = False
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, kubeconfigutil, poll, pubkeypin
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, errors, netutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError
+from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, errors, netutil, pkiutil, tlsutil, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import DiscoveryError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
-PIN_RE = re.compile(r"\A([A-Za-z0-9]+):([0-9a-fA-F]*)\Z")
-HEX64_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
 DISCOVERY_RETRY_INTERVAL = 5.0
-
-HASH_COMMAND = ("openssl x509 -pubkey -in /etc/kubernetes/pki/ca.crt | openssl rsa -pubin -outform der "
-                "2>/dev/null | openssl dgst -sha256 -hex | sed 's/^.* //'")
-NO_PIN_HELP = (
-    "at least one CA public key pin (sha256:<64 hex>), or discovery_token_unsafe_skip_ca_verification: true "
-    "(not recommended). Get the pin on a control-plane node with: " + HASH_COMMAND
-    + " (prefix the result with sha256:), or from kubeboot.cluster.kubeadm_token with "
-      "print_join_command: true, or the ca_cert_hash returned by kubeboot.cluster.kubeadm_init")
-
-
-# --- pins (kubeadm util/pubkeypin) -----------------------------------------------------------
-
-def parse_pin(value, field: str = "discovery_token_ca_cert_hash", warnings=None) -> str:
-    """'sha256:<64 hex>' (prefix and hex case-insensitive) -> 'sha256:<lowercase hex>'.
-
-    A bare 64-hex value is taken as sha256 (with a warning appended to `warnings`).
-    """
-    text = str(value).strip() if value is not None else ""
-    if HEX64_RE.match(text):
-        if warnings is not None:
-            warnings.append(f"{field}: {text[:8]}... has no hash type; taken as sha256:{text.lower()[:8]}... "
-                            "(write it as sha256:<hex>)")
-        return "sha256:" + text.lower()
-    match = PIN_RE.match(text)
-    if not match:
-        raise ConfigError(field, text, "sha256:<64 hex characters>, the SHA-256 of the CA's public key; "
-                                       "get it with: " + HASH_COMMAND)
-    kind, digest = match.group(1).lower(), match.group(2)
-    if kind != "sha256":
-        raise ConfigError(field, text, f"a sha256 pin (hash type {kind!r} is not supported)")
-    if len(digest) != 64:
-        raise ConfigError(field, text, f"sha256: followed by exactly 64 hex characters (got {len(digest)})")
-    return "sha256:" + digest.lower()
-
-
-class PinSet:
-    """A set of allowed SPKI pins; `check(certs)` passes when any cert matches any pin."""
-
-    def __init__(self, pins=(), warnings=None):
-        self.pins = set()
-        for pin in pins:
-            self.allow(pin, warnings)
-
-    def allow(self, pin, warnings=None) -> None:
-        self.pins.add(parse_pin(pin, warnings=warnings))
-
-    def __len__(self) -> int:
-        return len(self.pins)
-
-    def check(self, certs) -> bool:
-        if isinstance(certs, x509.Certificate):
-            certs = [certs]
-        return any(pki.spki_pin(cert) in self.pins for cert in certs)
 
 
 def load_ca_bundle(pem, source: str):
     try:
-        certs = pki.load_certificates(pem)
+        certs = pkiutil.load_certificates(pem)
     except ValueError as exc:
         raise DiscoveryError(f"{source}: certificate-authority-data holds no valid PEM certificate ({exc})") \
             from None
@@ -118,7 +54,7 @@ class Discovered:
 
     @property
     def ca_hash(self) -> str:
-        return pki.spki_pin(load_ca_bundle(self.ca_pem, "cluster CA")[0])
+        return pubkeypin.pin(load_ca_bundle(self.ca_pem, "cluster CA")[0])
 
     def client(self, **kwargs):
         """API client with the TLS bootstrap credentials, trusting only the discovered CA."""
@@ -130,23 +66,16 @@ class Discovered:
 
 def parse_cluster_info(text: str, source: str = "cluster-info") -> tuple:
     """(server, ca_pem) of the single cluster of a cluster-info kubeconfig."""
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DiscoveryError(f"{source}: the kubeconfig is not valid YAML ({errors.yaml_problem(exc)})") from None
-    clusters = (doc or {}).get("clusters") if isinstance(doc, dict) else None
-    if not clusters or not isinstance(clusters, list):
+    doc = kubeconfigutil.load(text, f"{source}: the kubeconfig", DiscoveryError)
+    cluster = kubeconfigutil.select(doc).cluster
+    if not doc.get("clusters") or not isinstance(doc["clusters"], list):
         raise DiscoveryError(f"{source}: the kubeconfig defines no cluster")
-    cluster = (clusters[0] or {}).get("cluster") or {}
-    server = cluster.get("server")
-    data = cluster.get("certificate-authority-data")
-    if not server or not data:
+    if not cluster.get("server") or not cluster.get("certificate-authority-data"):
         raise DiscoveryError(f"{source}: the cluster needs a server and certificate-authority-data")
     try:
-        ca_pem = base64.b64decode(data)
-    except (ValueError, TypeError):
+        return cluster["server"], kubeconfigutil.material(cluster, "certificate-authority-data", "")
+    except errors.InvalidValue:
         raise DiscoveryError(f"{source}: certificate-authority-data is not base64") from None
-    return server, ca_pem
 
 
 # --- token discovery -------------------------------------------------------------------------
@@ -169,33 +98,33 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
                     timeout: float = 300.0, interval: float = DISCOVERY_RETRY_INTERVAL,
                     sleep=time.sleep, clock=time.monotonic, warnings=None) -> Discovered:
     """kubeadm discovery/token RetrieveValidatedConfigInfo. Raises DiscoveryError naming the check."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import tokens
     warnings = warnings if warnings is not None else []
     token_id, token_secret = tokens.split_token(token, "discovery_token")
-    pin_set = PinSet(pins, warnings)
+    pin_set = pubkeypin.PinSet(pins, warnings)
     if not pin_set and not unsafe_skip:
-        raise DiscoveryError("token discovery: no CA pin given. Provide " + NO_PIN_HELP)
+        raise DiscoveryError("token discovery: no CA pin given. Provide " + pubkeypin.NO_PIN_HELP)
     host, port = netutil.split_host_port(endpoint)
     server = netutil.https_url(host, port)
     insecure = _client(server, insecure=True)
     jws_key = C.JWS_KEY_PREFIX + token_id
 
-    deadline = clock() + timeout
-    last = ""
-    while True:
+    def signed_cluster_info():
+        # retried only while the data is not there yet (bootstrapsigner lag); bad data fails below at once
         try:
             data = _fetch_cluster_info(insecure)
-            if jws_key in data:
-                break
-            last = (f"the cluster-info ConfigMap has no JWS signature for token id {token_id!r} "
-                    "(the token is unknown, expired, lacks the 'signing' usage, or the bootstrap signer "
-                    "has not signed it yet)")
         except errors.APIError as exc:
-            last = f"cannot read the cluster-info ConfigMap: {exc}"
-        if clock() >= deadline:
-            raise DiscoveryError(f"token discovery: timed out after {durations.format_duration(timeout)} "
-                                 f"at {server}: {last}")
-        sleep(min(interval, max(0.0, deadline - clock())) or interval)
+            raise poll.NotYet(f"cannot read the cluster-info ConfigMap: {exc}") from None
+        if jws_key not in data:
+            raise poll.NotYet(f"the cluster-info ConfigMap has no JWS signature for token id {token_id!r} "
+                              "(the token is unknown, expired, lacks the 'signing' usage, or the bootstrap "
+                              "signer has not signed it yet)")
+        return data
+
+    def timed_out(last):
+        return DiscoveryError(f"token discovery: timed out after {durations.format_duration(timeout)} "
+                              f"at {server}: {last}")
+    data = poll.wait_for(signed_cluster_info, timeout, interval, retry_on=(), on_timeout=timed_out,
+                         cap_to_deadline=True, sleep=sleep, clock=clock)
 
     kubeconfig = data.get(C.CLUSTER_INFO_KUBECONFIG_KEY) or ""
     if not kubeconfig:
@@ -209,11 +138,11 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
     ca_certs = load_ca_bundle(ca_pem, "cluster-info")
     if not pin_set:
         warnings.append("token discovery: CA pinning was skipped (discovery_token_unsafe_skip_ca_verification); "
-                        f"the cluster CA {pki.spki_pin(ca_certs[0])} is trusted on the token signature alone")
+                        f"the cluster CA {pubkeypin.pin(ca_certs[0])} is trusted on the token signature alone")
         return Discovered(server=found_server, ca_pem=ca_pem, method="token", token="",
                           cluster_info=kubeconfig, warnings=warnings)
     if not pin_set.check(ca_certs):
-        got = ", ".join(pki.spki_pin(c) for c in ca_certs)
+        got = ", ".join(pubkeypin.pin(c) for c in ca_certs)
         raise DiscoveryError(
             f"token discovery: CA pin check failed: the CA in cluster-info at {server} has public key "
             f"{got}, which matches none of the pinned hashes ({', '.join(sorted(pin_set.pins))}); "
@@ -234,37 +163,43 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
 # --- file discovery ------------------------------------------------------------------------
 
 def _read_discovery_file(location: str, discovery_ca_file=None, timeout: float = 30.0) -> str:
+    """The discovery kubeconfig: from an https:// URL (host CA bundle plus discovery_ca_file), or
+    a local file on this node (files.NODE: a path the user hands in, not inside the rootfs)."""
     if location.startswith("file://"):
         location = urllib.parse.urlsplit(location).path
-    if location.startswith("https://"):
-        parsed = urllib.parse.urlsplit(location)
-        context = ssl.create_default_context()
-        if discovery_ca_file:
-            try:
-                context.load_verify_locations(cafile=discovery_ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                raise DiscoveryError(f"file discovery: discovery_ca_file {discovery_ca_file}: {exc}") from None
-        conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 443, timeout=timeout,
-                                           context=context)
+    if not location.startswith("https://"):
         try:
-            path = parsed.path + ("?" + parsed.query if parsed.query else "")
-            conn.request("GET", path or "/", headers={"User-Agent": "kubeboot"})
-            response = conn.getresponse()
-            body = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            raise DiscoveryError(f"file discovery: cannot fetch {location} (TLS verified with the host "
-                                 f"CA bundle{' and ' + discovery_ca_file if discovery_ca_file else ''}): "
-                                 f"{exc}") from None
-        finally:
-            conn.close()
-        if response.status != 200:
-            raise DiscoveryError(f"file discovery: GET {location}: HTTP {response.status}")
-        return body.decode("utf-8", "replace")
+            text = NODE.read_text(location) if posixpath.isabs(location) else None
+        except (errors.FileError, UnicodeDecodeError) as exc:
+            raise DiscoveryError(f"file discovery: cannot read {location}: {exc}") from None
+        if text is None:
+            raise DiscoveryError(f"file discovery: cannot read {location}: No such file or directory")
+        return text
+    extra = None
+    if discovery_ca_file:
+        extra = NODE.read_bytes(discovery_ca_file)
+        if extra is None:
+            raise DiscoveryError(f"file discovery: discovery_ca_file {discovery_ca_file}: No such file or directory")
     try:
-        with open(location, encoding="utf-8") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise DiscoveryError(f"file discovery: cannot read {location}: {exc.strerror}") from None
+        context = tlsutil.client_context(extra_ca_pem=extra, what="discovery_ca_file")
+    except errors.InvalidValue as exc:
+        raise DiscoveryError(f"file discovery: discovery_ca_file {discovery_ca_file}: {exc.allowed}") from None
+    parsed = urllib.parse.urlsplit(location)
+    conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 443, timeout=timeout, context=context)
+    try:
+        path = parsed.path + ("?" + parsed.query if parsed.query else "")
+        conn.request("GET", path or "/", headers={"User-Agent": "kubeboot"})
+        response = conn.getresponse()
+        body = response.read()
+    except (OSError, http.client.HTTPException) as exc:
+        raise DiscoveryError(f"file discovery: cannot fetch {location} (TLS verified with the host "
+                             f"CA bundle{' and ' + discovery_ca_file if discovery_ca_file else ''}): "
+                             f"{exc}") from None
+    finally:
+        conn.close()
+    if response.status != 200:
+        raise DiscoveryError(f"file discovery: GET {location}: HTTP {response.status}")
+    return body.decode("utf-8", "replace")
 
 
 def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_file=None,
@@ -272,25 +207,13 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
     """kubeadm discovery/file: a kubeconfig with server + CA; its credentials, or the token."""
     warnings = warnings if warnings is not None else []
     text = _read_discovery_file(location, discovery_ca_file)
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DiscoveryError(f"file discovery: {location} is not valid YAML ({errors.yaml_problem(exc)})") \
-            from None
-    if not isinstance(doc, dict) or not doc.get("clusters"):
+    doc = kubeconfigutil.load(text, f"file discovery: {location}", DiscoveryError)
+    if not doc.get("clusters"):
         raise DiscoveryError(f"file discovery: {location} must be a kubeconfig with at least one cluster")
-    base_dir = os.path.dirname(location) if not location.startswith("https://") else ""
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or []}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or []}
-    users = {u.get("name"): u.get("user") or {} for u in doc.get("users") or []}
-    context = contexts.get(doc.get("current-context"))
-    if context is not None:
-        cluster, user = clusters.get(context.get("cluster")), users.get(context.get("user")) or {}
-    elif len(clusters) == 1:
-        cluster, user = next(iter(clusters.values())), (next(iter(users.values())) if len(users) == 1 else {})
-    else:
-        cluster, user = None, {}
-    if not cluster or not cluster.get("server"):
+    base_dir = posixpath.dirname(location) if not location.startswith("https://") else ""
+    chosen = kubeconfigutil.select(doc)
+    cluster, user = chosen.cluster, chosen.user
+    if not cluster.get("server"):
         raise DiscoveryError(f"file discovery: {location} needs an unnamed cluster or a current-context "
                              "whose cluster has a server")
     ca_pem = _data_or_file(cluster, "certificate-authority-data", "certificate-authority", base_dir, location)
@@ -318,23 +241,23 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
     probe = apiclient.Client(server, ca_pem=ca_pem, timeout=10.0, retry_timeout=0,
                              cert_pem=result.client_cert_pem, key_pem=result.client_key_pem,
                              token=token if has_credentials and token else None)
-    deadline = time.monotonic() + timeout
-    data = None
-    while True:
+
+    def read_cluster_info():
         try:
-            data = _fetch_cluster_info(probe)
-            break
+            return (_fetch_cluster_info(probe),)
         except errors.APIError as exc:
             if exc.status in (401, 403, 404):
                 warnings.append(f"file discovery: cannot read the cluster-info ConfigMap ({exc.status}); "
                                 "the TLS connection to the API server is verified, so proceeding")
-                break
+                return (None,)
             if isinstance(exc.message, str) and "CERTIFICATE_VERIFY_FAILED" in exc.message:
                 raise DiscoveryError(f"file discovery: TLS check failed: {server} does not present a "
                                      f"certificate signed by the CA in {location}: {exc}") from None
-            if time.monotonic() >= deadline:
-                raise DiscoveryError(f"file discovery: timed out reaching {server}: {exc}") from None
-            time.sleep(min(DISCOVERY_RETRY_INTERVAL, max(0.1, deadline - time.monotonic())))
+            raise
+
+    (data,) = poll.wait_for(read_cluster_info, timeout, DISCOVERY_RETRY_INTERVAL, cap_to_deadline=True,
+                            on_timeout=lambda last: DiscoveryError(
+                                f"file discovery: timed out reaching {server}: {last}"))
     if data and data.get(C.CLUSTER_INFO_KUBECONFIG_KEY):
         try:
             refreshed_server, refreshed_ca = parse_cluster_info(data[C.CLUSTER_INFO_KUBECONFIG_KEY])
@@ -358,7 +281,7 @@ def _data_or_file(section: dict, data_key: str, file_key: str, base_dir: str, lo
         raise DiscoveryError(f"file discovery: {location}: {file_key} names a local file, which a discovery "
                              f"file fetched over HTTPS may not do; embed it ({data_key or 'token'})")
     try:
-        return apiclient.kubeconfig_material(section, data_key, file_key, base_dir)
+        return kubeconfigutil.material(section, data_key, file_key, NODE, base_dir)
     except errors.KubebootError as exc:
         raise DiscoveryError(f"file discovery: {location}: {exc}") from None
 

@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import shutil
 import socket
-import ssl
-import tempfile
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, poll, tlsutil
 
 
 class EtcdError(errors.KubebootError):
@@ -82,37 +78,20 @@ class Client:
         self._context = self._ssl_context(ca_pem, cert_pem, key_pem)
 
     @classmethod
-    def from_files(cls, endpoints, ca_file: str, cert_file: str, key_file: str, read=None, **kwargs) -> "Client":
-        """`read(path) -> bytes` lets callers map host paths (HostFS.read_bytes)."""
-        read = read or _read_file
+    def from_files(cls, endpoints, ca_file: str, cert_file: str, key_file: str, read, **kwargs) -> "Client":
+        """`read(path) -> bytes` maps host paths (HostFS.read_bytes, under the rootfs)."""
         return cls(endpoints, read(ca_file) if ca_file else None, read(cert_file) if cert_file else None,
                    read(key_file) if key_file else None, **kwargs)
 
     @staticmethod
-    def _ssl_context(ca_pem, cert_pem, key_pem) -> ssl.SSLContext:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if ca_pem:
-            context.load_verify_locations(cadata=ca_pem.decode("ascii") if isinstance(ca_pem, bytes) else ca_pem)
-        else:
-            context.load_default_certs()
-        if cert_pem and key_pem:
-            tmp = tempfile.mkdtemp(prefix="kubeboot-etcd-")
-            try:
-                os.chmod(tmp, 0o700)
-                paths = []
-                for name, data in (("client.crt", cert_pem), ("client.key", key_pem)):
-                    path = os.path.join(tmp, name)
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                    with os.fdopen(fd, "wb") as handle:
-                        handle.write(data if isinstance(data, bytes) else data.encode())
-                    paths.append(path)
-                context.load_cert_chain(*paths)
-            except ssl.SSLError as exc:
-                raise errors.PKIError(f"etcd client certificate and key do not match ({exc.reason})") from None
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-        return context
+    def _ssl_context(ca_pem, cert_pem, key_pem):
+        try:
+            return tlsutil.client_context(ca_pem, cert_pem if key_pem else None, key_pem if cert_pem else None,
+                                          what="etcd client certificate")
+        except errors.InvalidValue as exc:
+            if exc.value != "client certificate":
+                raise
+            raise errors.PKIError(f"etcd client certificate and key do not match ({exc.allowed})") from None
 
     # --- transport ------------------------------------------------------------------------
     def _post_one(self, endpoint: str, path: str, body: dict) -> dict:
@@ -188,23 +167,16 @@ class Client:
         return health
 
     def wait_healthy(self, timeout: float, interval: float = 2.0, sleep=time.sleep) -> dict:
-        deadline = time.monotonic() + timeout
-        while True:
-            health = self.endpoint_health()
-            if all(health.values()):
-                return health
-            if time.monotonic() >= deadline:
-                bad = [e for e, ok in health.items() if not ok]
-                raise EtcdError(f"etcd endpoints not healthy after {timeout:g}s: {', '.join(bad)}")
-            sleep(interval)
+        state = {}
 
+        def healthy():
+            state["health"] = self.endpoint_health()
+            return state["health"] if all(state["health"].values()) else None
 
-def _read_file(path: str) -> bytes:
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise errors.FileError(f"cannot read {path}: {exc.strerror}") from None
+        def timed_out(_last):
+            bad = [e for e, ok in state["health"].items() if not ok]
+            return EtcdError(f"etcd endpoints not healthy after {timeout:g}s: {', '.join(bad)}")
+        return poll.wait_for(healthy, timeout, interval, retry_on=(), on_timeout=timed_out, sleep=sleep)
 
 
 def find_member(members, peer_url: str):
@@ -229,14 +201,15 @@ def initial_cluster(members, name: str, peer_url: str) -> list:
 
 def retry(call, timeout: float, interval: float = 2.0, sleep=time.sleep):
     """call() until it succeeds; unreachable endpoints and transient etcd errors are retried."""
-    deadline = time.monotonic() + timeout
-    while True:
+    def attempt():
         try:
-            return call()
+            return (call(),)
         except EtcdError as exc:
-            if not _is_retryable(exc) or time.monotonic() >= deadline:
+            if not _is_retryable(exc):
                 raise
-        sleep(interval)
+            raise poll.NotYet(exc) from None
+    return poll.wait_for(attempt, timeout, interval, retry_on=(), on_timeout=lambda last: last.args[0],
+                         sleep=sleep)[0]
 
 
 def add_learner(client: Client, name: str, peer_url: str, check_mode: bool = False,
@@ -265,9 +238,7 @@ def add_learner(client: Client, name: str, peer_url: str, check_mode: bool = Fal
 def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: float = 2.0,
                        sleep=time.sleep) -> dict:
     """Promote the learner with peer_url once it is in sync (retried until timeout)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while True:
+    def attempt():
         try:
             member = find_member(client.member_list(), peer_url)
             if member is None:
@@ -279,7 +250,9 @@ def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: 
         except EtcdError as exc:
             if not _is_retryable(exc) and "learner" not in str(exc):
                 raise
-            last = exc
-        if time.monotonic() >= deadline:
-            raise EtcdError(f"timed out after {timeout:g}s promoting the etcd learner {peer_url}: {last}")
-        sleep(interval)
+            raise poll.NotYet(exc) from None
+
+    def timed_out(last):
+        return EtcdError(f"timed out after {timeout:g}s promoting the etcd learner {peer_url}: "
+                         f"{last.args[0] if last else ''}")
+    return poll.wait_for(attempt, timeout, interval, retry_on=(), on_timeout=timed_out, sleep=sleep)

@@ -5,8 +5,14 @@
 
 Everything that writes goes through a `Writer`: it compares the wanted bytes
 and mode with what is on disk, writes only on a difference (temp file + fsync
-+ rename + directory fsync), never writes in check mode, and records a
-diff entry that never carries secret content.
++ rename + directory fsync), never writes in check mode, and records the
+change (path + a diff entry that never carries secret content) in a
+`changes.ChangeLog` it may share with the API twin, `apiwriter.ApiWriter`.
+
+This is the only module that opens files. `NODE` is the machine the module runs on
+without the rootfs prefix: kernel interfaces (/proc) and the paths a user hands in
+(`config:`, `discovery_file:`, `discovery_ca_file:`) are read through it.
+`PrivateDir` holds key material that an API (ssl) only takes as a file.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import shutil
 import stat
 import tempfile
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.changes import ChangeLog
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
 
 SECRET_PLACEHOLDER = "<secret: content not shown>\n"
@@ -103,6 +110,39 @@ class HostFS:
             return None
 
 
+NODE = HostFS("/")
+
+
+class PrivateDir:
+    """A 0700 temporary directory for key material, removed (with its files) on close/exit."""
+
+    def __init__(self, prefix: str = "kubeboot-"):
+        self.prefix = prefix
+        self.dir = None
+
+    def file(self, name: str, data) -> str:
+        """Path of a new 0600 file holding data (created exclusively)."""
+        if self.dir is None:
+            self.dir = tempfile.mkdtemp(prefix=self.prefix)
+            os.chmod(self.dir, 0o700)
+        path = os.path.join(self.dir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data if isinstance(data, bytes) else str(data).encode("utf-8"))
+        return path
+
+    def close(self) -> None:
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+    def __enter__(self) -> "PrivateDir":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.close()
+
+
 class PendingView(HostFS):
     """A HostFS that answers reads from check mode's pending writes first.
 
@@ -164,16 +204,23 @@ def _fsync_dir(directory: str) -> None:
 class Writer:
     """Idempotent, atomic, check-mode aware writes with a change log and diffs."""
 
-    def __init__(self, fs: HostFS, check_mode: bool = False):
+    def __init__(self, fs: HostFS, check_mode: bool = False, log: ChangeLog = None):
         self.fs = fs
         self.check_mode = check_mode
-        self.changed_paths: list = []
-        self.diffs: list = []
+        self.log = log if log is not None else ChangeLog()
         self.pending: dict = {}  # check mode: host path -> bytes that would have been written
 
     @property
+    def changed_paths(self) -> list:
+        return self.log.paths
+
+    @property
+    def diffs(self) -> list:
+        return self.log.diffs
+
+    @property
     def changed(self) -> bool:
-        return bool(self.changed_paths)
+        return bool(self.log.paths)
 
     def ensure_dir(self, host_path: str, mode: int = 0o755) -> bool:
         real = self.fs.path(host_path)
@@ -245,14 +292,9 @@ class Writer:
 
     def _record_diff(self, host_path: str, before, after: bytes, secret: bool) -> None:
         if secret:
-            self.diffs.append({
-                "before_header": host_path, "after_header": host_path,
-                "before": SECRET_PLACEHOLDER if before is not None else "",
-                "after": SECRET_PLACEHOLDER})
+            self.log.diff(host_path, SECRET_PLACEHOLDER if before is not None else "", SECRET_PLACEHOLDER)
             return
-        self.diffs.append({
-            "before_header": host_path, "after_header": host_path,
-            "before": _text(before), "after": _text(after)})
+        self.log.diff(host_path, _text(before), _text(after))
 
 
 def _text(data) -> str:

@@ -1,10 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`kubeadm init` as one call: config -> phase selection -> handlers -> result dict.
+"""`kubeadm init` as one call: config -> phase selection -> phases -> result dict.
 
-The module (plugins/modules/kubeadm_init.py) only translates parameters in and
-this result out.
+`PHASES` is kubeadm's init workflow; each phase calls the module_utils file of its kubeadm
+phase. Files go through the run's `files.Writer`, API objects through its
+`apiwriter.ApiWriter`: both plan first and write only outside check mode, into one change
+log, so check mode and --diff cover every phase. The module (plugins/modules/kubeadm_init.py)
+only translates parameters in and this result out.
 """
 from __future__ import annotations
 
@@ -14,208 +17,148 @@ from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
-from ansible_collections.kubeboot.cluster.plugins.module_utils import phases
-from ansible_collections.kubeboot.cluster.plugins.module_utils import preflight
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
+from ansible_collections.kubeboot.cluster.plugins.module_utils import (
+    addondns, addonproxy, bootstraptoken, copycerts, initsystem, kubeconfig, kubelet, manifests, markcontrolplane,
+    phases, pki,
+    preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 
 @dataclass
 class InitContext(phases.PhaseContext):
-    _client: object = None
     certificate_key: str = ""
-    token: str = ""
-
-    def client(self):
-        """API client from admin.conf (lazily: local-only runs never need it)."""
-        if self._client is None:
-            from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
-            text = self.fs.read_text(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF}")
-            if text is None:
-                raise FileError(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF} is missing: "
-                                "the kubeconfig/admin phase must run first")
-            self._client = apiclient.Client.from_kubeconfig(text)
-        return self._client
-
-    def super_admin_client(self):
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
-        text = self.fs.read_text(f"{C.KUBERNETES_DIR}/{C.SUPER_ADMIN_CONF}")
-        return apiclient.Client.from_kubeconfig(text) if text else None
+    cluster_admins_done: bool = False
 
 
-# --- local phases -------------------------------------------------------------
+# --- local phases -------------------------------------------------------------------------
 
 def _preflight(ctx: InitContext, _subs) -> None:
     checks = preflight.init_checks(ctx.cfg, ctx.fs)
-    ignore = ctx.cfg.init["nodeRegistration"].get("ignorePreflightErrors", [])
-    ctx.results["preflight"] = preflight.evaluate(checks, ignore)
+    ctx.report.preflight = preflight.evaluate(checks, ctx.cfg.init["nodeRegistration"].get("ignorePreflightErrors", []))
 
 
 def _certs(ctx: InitContext, subs) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
-    ctx.results["certificates"] = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=subs)
+    ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=subs)
 
 
 def _kubeconfig(ctx: InitContext, subs) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeconfig
-    ctx.results["kubeconfigs"] = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=subs)
+    ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=subs)
 
 
 def _etcd(ctx: InitContext, _subs) -> None:
-    if not ctx.cfg.local_etcd:
-        return
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
-    ctx.results.setdefault("manifests", []).extend(
-        manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer, only=["etcd"]))
+    if ctx.cfg.local_etcd:
+        ctx.report.manifests += manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer, only=[C.ETCD])
 
 
 def _control_plane(ctx: InitContext, subs) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
-    ctx.results.setdefault("manifests", []).extend(
-        manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer, only=subs))
+    ctx.report.manifests += manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer, only=subs)
 
 
 def _kubelet_start(ctx: InitContext, _subs) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet
-    ctx.results["kubelet_files"] = kubelet.ensure_kubelet_files(ctx.cfg, ctx.fs, ctx.writer)
-    if not ctx.cfg.init.get("dryRun"):
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import initsystem
-        initsystem.kubelet_start(ctx)
-
-
-# --- API phases -----------------------------------------------------------------
-
-def _bootstrap():
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
-    return bootstrap
-
-
-def _api_allowed(ctx: InitContext, name: str) -> bool:
-    """Check mode and dry-run never talk to the API (nothing may change)."""
-    if ctx.check_mode or ctx.cfg.init.get("dryRun"):
-        ctx.results.setdefault("api", {})[name] = {"changed": False, "skipped": "check mode or dry run"}
-        return False
-    return True
-
-
-def _wait_control_plane(ctx: InitContext, _subs) -> None:
-    if _api_allowed(ctx, "wait-control-plane"):
-        timeout = _timeout(ctx.cfg, "controlPlaneComponentHealthCheck")
-        ctx.api_result("wait-control-plane", _bootstrap().wait_control_plane(ctx.client(), timeout))
-
-
-def _upload_config(ctx: InitContext, subs) -> None:
-    if not _api_allowed(ctx, "upload-config"):
-        return
-    _ensure_cluster_admins(ctx)
-    if "kubeadm" in subs:
-        ctx.api_result("upload-config/kubeadm", _bootstrap().upload_config_kubeadm(ctx.client(), ctx.cfg))
-    if "kubelet" in subs:
-        ctx.api_result("upload-config/kubelet", _bootstrap().upload_config_kubelet(ctx.client(), ctx.cfg))
-
-
-def _upload_certs(ctx: InitContext, _subs) -> None:
-    # Opt-in, like kubeadm's --upload-certs.
-    if not ctx.certificate_key or not _api_allowed(ctx, "upload-certs"):
-        return
-    ctx.api_result("upload-certs", _bootstrap().upload_certs(ctx.client(), ctx.cfg, ctx.fs, ctx.certificate_key))
-
-
-def _mark_control_plane(ctx: InitContext, _subs) -> None:
-    if _api_allowed(ctx, "mark-control-plane"):
-        timeout = _timeout(ctx.cfg, "kubernetesAPICall") * 4
-        ctx.api_result("mark-control-plane", _bootstrap().mark_control_plane(ctx.client(), ctx.cfg, timeout))
-
-
-def _bootstrap_token(ctx: InitContext, _subs) -> None:
-    if not _api_allowed(ctx, "bootstrap-token"):
-        return
-    _ensure_cluster_admins(ctx)
-    ca_pem = ctx.fs.read_text(f"{ctx.cfg.cert_dir}/ca.crt")
-    result = _bootstrap().bootstrap_token(ctx.client(), ctx.cfg, ca_pem, control_plane_url(ctx.cfg))
-    ctx.token = result.pop("token", "") or ctx.token
-    ctx.api_result("bootstrap-token", result)
+    ctx.report.kubelet_files = kubelet.ensure_kubelet_files(ctx.cfg, ctx.fs, ctx.writer)
+    initsystem.kubelet_start(ctx)
 
 
 def _kubelet_finalize(ctx: InitContext, _subs) -> None:
-    if ctx.check_mode:
-        return
-    result = _bootstrap().kubelet_finalize(ctx.cfg, ctx.fs, ctx.writer)
-    ctx.results.setdefault("api", {})["kubelet-finalize"] = result
+    ctx.api_result(kubelet.kubelet_finalize(ctx.cfg, ctx.fs, ctx.writer))
 
 
-def _addon(ctx: InitContext, subs) -> None:
-    if not _api_allowed(ctx, "addon"):
-        return
-    if "coredns" in subs and not ctx.cfg.cluster.get("dns", {}).get("disabled"):
-        ctx.api_result("addon/coredns", _bootstrap().addon_coredns(ctx.client(), ctx.cfg))
-    if "kube-proxy" in subs and not ctx.cfg.cluster.get("proxy", {}).get("disabled"):
-        ca_pem = ctx.fs.read_text(f"{ctx.cfg.cert_dir}/ca.crt")
-        ctx.api_result("addon/kube-proxy", _bootstrap().addon_kube_proxy(
-            ctx.client(), ctx.cfg, control_plane_url(ctx.cfg), ca_pem))
+# --- API phases ------------------------------------------------------------------------------
+
+def _wait_control_plane(ctx: InitContext, _subs) -> None:
+    timeout = ctx.cfg.timeout("controlPlaneComponentHealthCheck")
+    ctx.api_result(waitcontrolplane.wait_control_plane(ctx.api, timeout))
+
+
+def _upload_kubeadm_config(ctx: InitContext, _subs) -> None:
+    _ensure_cluster_admins(ctx)
+    ctx.api_result(uploadconfig.upload_config_kubeadm(ctx.api, ctx.cfg))
+
+
+def _upload_kubelet_config(ctx: InitContext, _subs) -> None:
+    _ensure_cluster_admins(ctx)
+    ctx.api_result(uploadconfig.upload_config_kubelet(ctx.api, ctx.cfg))
+
+
+def _upload_certs(ctx: InitContext, _subs) -> None:
+    if ctx.certificate_key:  # opt-in, like kubeadm's --upload-certs
+        ctx.api_result(copycerts.upload_certs(ctx.api, ctx.cfg, ctx.fs, ctx.certificate_key))
+
+
+def _mark_control_plane(ctx: InitContext, _subs) -> None:
+    timeout = ctx.cfg.timeout("kubernetesAPICall") * 4
+    ctx.api_result(markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
+
+
+def _bootstrap_token(ctx: InitContext, _subs) -> None:
+    _ensure_cluster_admins(ctx)
+    ca_pem = ctx.fs.read_text(pki.cert_path(ctx.cfg, C.CA_BASE))
+    result = bootstraptoken.bootstrap_token(ctx.api, ctx.cfg, ca_pem, kubeconfig.control_plane_endpoint(ctx.cfg))
+    ctx.report.token = result.pop("token", "") or ctx.report.token
+    ctx.api_result(result)
+
+
+def _coredns(ctx: InitContext, _subs) -> None:
+    if not ctx.cfg.cluster.get("dns", {}).get("disabled"):
+        ctx.api_result(addondns.addon_coredns(ctx.api, ctx.cfg))
+
+
+def _kube_proxy(ctx: InitContext, _subs) -> None:
+    if not ctx.cfg.cluster.get("proxy", {}).get("disabled"):
+        ca_pem = ctx.fs.read_text(pki.cert_path(ctx.cfg, C.CA_BASE))
+        ctx.api_result(addonproxy.addon_kube_proxy(ctx.api, ctx.cfg, kubeconfig.control_plane_endpoint(ctx.cfg),
+                                                   ca_pem))
 
 
 def _show_join_command(ctx: InitContext, _subs) -> None:
-    ctx.results["show_join_command"] = True
+    ctx.report.show_join_command = True
 
 
 def _ensure_cluster_admins(ctx: InitContext) -> None:
     """kubeadm:cluster-admins CRB: try admin.conf, fall back to super-admin.conf."""
-    if ctx.results.get("_cluster_admins_done"):
+    if ctx.cluster_admins_done:
         return
-    ctx.results["_cluster_admins_done"] = True
-    result = _bootstrap().ensure_cluster_admins(ctx.client(), ctx.super_admin_client())
-    ctx.api_result("cluster-admins", result)
+    ctx.cluster_admins_done = True
+    super_admin = ctx.writer_for(C.kubeconfig_path(C.SUPER_ADMIN_CONF), required=False)
+    ctx.api_result(rbac.ensure_cluster_admins(ctx.api, super_admin), name="cluster-admins")
 
 
-HANDLERS = {
-    "preflight": _preflight,
-    "certs": _certs,
-    "kubeconfig": _kubeconfig,
-    "etcd": _etcd,
-    "control-plane": _control_plane,
-    "kubelet-start": _kubelet_start,
-    "wait-control-plane": _wait_control_plane,
-    "upload-config": _upload_config,
-    "upload-certs": _upload_certs,
-    "mark-control-plane": _mark_control_plane,
-    "bootstrap-token": _bootstrap_token,
-    "kubelet-finalize": _kubelet_finalize,
-    "addon": _addon,
-    "show-join-command": _show_join_command,
-}
-
-
-def _timeout(cfg, name: str) -> float:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import parse_duration
-    return parse_duration(cfg.init.get("timeouts", {}).get(name, C.DEFAULT_TIMEOUTS[name]))
-
-
-def control_plane_url(cfg) -> str:
-    """https://<controlPlaneEndpoint> (default port bindPort) or the local endpoint."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil
-    endpoint = cfg.cluster.get("controlPlaneEndpoint") or ""
-    if endpoint:
-        host, port = netutil.split_host_port(endpoint, cfg.bind_port)
-        return netutil.https_url(host, port)
-    return netutil.https_url(cfg.advertise_address, cfg.bind_port)
+PHASES = (
+    Phase("preflight", _preflight),
+    Phase("certs", _certs, pki.PHASES),
+    Phase("kubeconfig", _kubeconfig, kubeconfig.PHASES),
+    Phase("etcd", _etcd, (manifests.ETCD_PHASE,)),
+    Phase("control-plane", _control_plane, tuple(manifests.CONTROL_PLANE_PHASES)),
+    Phase("kubelet-start", _kubelet_start),
+    Phase("wait-control-plane", _wait_control_plane, needs_api=True),
+    Phase("upload-config", children=(Phase("kubeadm", _upload_kubeadm_config, needs_api=True),
+                                     Phase("kubelet", _upload_kubelet_config, needs_api=True))),
+    Phase("upload-certs", _upload_certs, needs_api=True),
+    Phase("mark-control-plane", _mark_control_plane, needs_api=True),
+    Phase("bootstrap-token", _bootstrap_token, needs_api=True),
+    Phase("kubelet-finalize", children=(Phase("enable-client-cert-rotation", _kubelet_finalize),)),
+    Phase("addon", children=(Phase("coredns", _coredns, needs_api=True),
+                             Phase("kube-proxy", _kube_proxy, needs_api=True))),
+    Phase("show-join-command", _show_join_command),
+)
 
 
 def run_init(params: dict, check_mode: bool = False) -> dict:
     """Validate everything, then run the selected phases. Returns the module result."""
-    cfg = config_mod.build_init_config(params, HostFS(params.get("rootfs") or "/"))
-    rootfs = params.get("rootfs") or "/"
+    cfg = config_mod.build_init_config(params)
     dry_run_dir = None
     if cfg.init.get("dryRun"):
-        # Like kubeadm: everything goes to a fresh temporary directory instead of the node.
+        # Like kubeadm: files go to a fresh temporary directory, the API is only read.
         dry_run_dir = tempfile.mkdtemp(prefix="kubeadm-init-dryrun")
-        rootfs = dry_run_dir
-    writer = Writer(HostFS(rootfs), check_mode=check_mode)
-    selection = phases.select(phases.INIT_PHASES, cfg.init.get("skipPhases") or [])
+    writer = Writer(HostFS(dry_run_dir or params.get("rootfs") or "/"), check_mode=check_mode)
+    selection = phases.select(PHASES, cfg.init.get("skipPhases") or [])
     ctx = InitContext(cfg=cfg, fs=writer.view(), writer=writer, check_mode=check_mode,
+                      plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF),
+                      plan_kubeconfig=C.kubeconfig_path(C.SUPER_ADMIN_CONF),
                       certificate_key=_certificate_key(cfg, params))
     ctx.warnings.extend(cfg.warnings)
-    phase_report = phases.run(selection, HANDLERS, ctx)
+    phase_report = phases.run(selection, ctx)
     return _result(ctx, phase_report, params, dry_run_dir)
 
 
@@ -226,39 +169,29 @@ def _certificate_key(cfg, params: dict) -> str:
     return cfg.init.get("certificateKey") or os.urandom(32).hex()
 
 
+def _planned_only(ctx: InitContext, token: str) -> bool:
+    """A token this check mode run would create does not exist: no join command for it."""
+    secret = bootstraptoken.BootstrapToken(token=token).secret_name
+    return ctx.plan_only and f"Secret/{C.KUBE_SYSTEM}/{secret}" in ctx.log.objects
+
+
 def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> dict:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
-    cfg = ctx.cfg
+    cfg, report = ctx.cfg, ctx.report
     # The real file only: in check mode a CA that would be created has no hash yet.
-    ca_pem = ctx.writer.fs.read_bytes(f"{cfg.cert_dir}/ca.crt")
-    ca_hash = pki.spki_pin(ca_pem) if ca_pem else None
-    result = {
-        "changed": ctx.changed,
-        "kubernetes_version": cfg.version,
-        "node_name": cfg.node_name,
-        "advertise_address": cfg.advertise_address,
-        "control_plane_endpoint": control_plane_url(cfg),
-        "ca_cert_hash": ca_hash,
-        "certificates": ctx.results.get("certificates", []),
-        "kubeconfigs": ctx.results.get("kubeconfigs", []),
-        "manifests": ctx.results.get("manifests", []),
-        "kubelet_files": ctx.results.get("kubelet_files", []),
-        "kubelet_service": ctx.results.get("kubelet_service", {}),
-        "preflight": ctx.results.get("preflight", {}),
-        "phases": phase_report,
-        "api": ctx.results.get("api", {}),
-        "changed_files": list(ctx.writer.changed_paths),
-        "warnings": ctx.warnings,
-        "diff": ctx.writer.diffs,
-    }
+    ca_pem = ctx.writer.fs.read_bytes(pki.cert_path(cfg, C.CA_BASE))
+    ca_hash = pubkeypin.pin(ca_pem) if ca_pem else None
+    endpoint = kubeconfig.control_plane_endpoint(cfg)
+    result = ctx.result(phase_report)
+    result.update(kubernetes_version=cfg.version, node_name=cfg.node_name, advertise_address=cfg.advertise_address,
+                  control_plane_endpoint=endpoint, ca_cert_hash=ca_hash)
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
     if ctx.certificate_key:
         result["certificate_key"] = ctx.certificate_key
-    if ctx.results.get("show_join_command") and ctx.token and ca_hash and not params.get("skip_token_print"):
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import tokens
-        result["join_command"] = tokens.join_command(control_plane_url(cfg), ctx.token, [ca_hash])
+    if report.show_join_command and report.token and ca_hash and not params.get("skip_token_print") \
+            and not _planned_only(ctx, report.token):
+        result["join_command"] = tokens.join_command(endpoint, report.token, [ca_hash])
         # The same facts, structured, for roles that call kubeadm_join.
-        result["join"] = {"api_server_endpoint": control_plane_url(cfg)[len("https://"):],
-                          "token": ctx.token, "discovery_token_ca_cert_hash": [ca_hash]}
+        result["join"] = {"api_server_endpoint": endpoint[len("https://"):],
+                          "token": report.token, "discovery_token_ca_cert_hash": [ca_hash]}
     return result

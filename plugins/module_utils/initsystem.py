@@ -70,12 +70,14 @@ KUBELET_READS = (C.KUBELET_CONFIG_FILE, C.KUBELET_INSTANCE_CONFIG_FILE, C.KUBELE
 
 def kubelet_start(ctx) -> None:
     """The end of init's and join's kubelet-start phase: (re)start the kubelet when needed.
-    ctx is a phases.PhaseContext; the result goes to ctx.results["kubelet_service"]."""
-    changed = bool(set(ctx.writer.changed_paths) & set(KUBELET_READS))
+
+    ctx is a phases.PhaseContext. Under a rootfs or a dry run's directory the writer's tree is
+    not the running system, so nothing is started; a restart counts as a change of the run."""
+    changed = bool(set(ctx.log.paths) & set(KUBELET_READS))
     result = start_kubelet(ctx.writer.fs.rootfs, changed, ctx.check_mode)
     warning = result.pop("warning", None)
     if warning:
         ctx.warnings.append("[kubelet-start] " + warning)
-    ctx.results["kubelet_service"] = result
+    ctx.report.kubelet_service = result
     if result["restarted"]:
-        ctx.results["service_changed"] = True
+        ctx.log.services.append(KUBELET_UNIT)

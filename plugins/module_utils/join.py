@@ -1,49 +1,42 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""`kubeadm join` as one call: config -> discovery -> phase selection -> handlers -> result.
+"""`kubeadm join` as one call: config -> discovery -> phase selection -> phases -> result.
 
 Discovery, the token check and reading the cluster's configuration (kubeadm-config,
 kubelet-config) all happen before any phase runs, so a refused cluster or token leaves
-the node untouched. The module (plugins/modules/kubeadm_join.py) only translates
-parameters in and this result out.
+the node untouched. Files go through the run's `files.Writer`, API objects (the CSR of a
+module-mode TLS bootstrap, the Node's control-plane marks) and the etcd membership are
+planned and recorded in the same change log, so check mode reports what a real run does.
+The module (plugins/modules/kubeadm_join.py) only translates parameters in and this result out.
 """
 from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
 
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, initsystem, joinconfig, phases, preflight
-from ansible_collections.kubeboot.cluster.plugins.module_utils import tlsbootstrap
+from ansible_collections.kubeboot.cluster.plugins.module_utils import (
+    apiclient, copycerts, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
+    phases, pki, preflight, tlsbootstrap, waitcontrolplane)
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
+from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 
 @dataclass
 class JoinContext(phases.PhaseContext):
     discovered: object = None
-    bootstrap_client: object = None
+    bootstrap: ApiWriter = None      # the TLS bootstrap identity (token or discovery-file credentials)
     kubelet_config_text: str = ""
     already_joined: bool = False
-    _admin: object = None
 
-    @property
-    def dry(self) -> bool:
-        return self.check_mode or bool(self.cfg.join.get("dryRun"))
-
-    def admin_client(self):
-        """admin.conf client (control-plane join, after the kubeconfig phase)."""
-        if self._admin is None:
-            from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
-            text = self.fs.read_text(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF}")
-            if text is None:
-                raise errors.FileError(f"{C.KUBERNETES_DIR}/{C.ADMIN_CONF} is missing: the "
-                                       "control-plane-prepare/kubeconfig phase must run first")
-            self._admin = apiclient.Client.from_kubeconfig(text)
-        return self._admin
+    def connect(self):
+        """admin.conf is this node's only after control-plane-prepare/kubeconfig: workers never connect."""
+        return super().connect() if self.cfg.control_plane else None
 
 
 # --- before the phases: discovery and the cluster's configuration ---------------------------
@@ -67,7 +60,7 @@ def prepare(ctx: JoinContext, sleep=None) -> None:
         kwargs["sleep"] = sleep
     ctx.discovered = discovery_mod.discover(ctx.cfg, **kwargs)
     client = ctx.discovered.client(timeout=15.0, retry_timeout=20.0)
-    ctx.bootstrap_client = client
+    ctx.bootstrap = ApiWriter(client, check_mode=ctx.plan_only, log=ctx.log)
     what = f"ConfigMap {C.KUBE_SYSTEM}/{C.KUBEADM_CONFIG_CM}"
     try:
         cm = client.get("ConfigMap", C.KUBEADM_CONFIG_CM, C.KUBE_SYSTEM)
@@ -101,62 +94,66 @@ def _preflight(ctx: JoinContext, _subs) -> None:
     checks.append(preflight.check_file_available(fs, tlsbootstrap.KUBELET_CONF, ours=joined))
     checks.append(preflight.check_file_available(fs, tlsbootstrap.BOOTSTRAP_CONF, ours=True))
     if not cfg.control_plane:
-        ca_path = cfg.join.get("caCertPath") or f"{C.PKI_DIR}/ca.crt"
+        ca_path = _ca_path(cfg)
         ours = fs.read_bytes(ca_path) is not None and _same_pem(fs.read_bytes(ca_path), ctx.discovered.ca_pem)
         checks.append(preflight.check_file_available(fs, ca_path, ours=ours))
-        checks += preflight.common_checks(fs, cfg.join["nodeRegistration"].get("criSocket") or C.DEFAULT_CRI_SOCKET)
+        checks += preflight.common_checks(fs, kubelet.cri_socket(cfg))
         host = ctx.discovered.server.split("://", 1)[-1].rsplit(":", 1)[0].strip("[]")
         checks.append(preflight.check_http_proxy(host))
         checks.append(preflight.check_file_content("/proc/sys/net/ipv4/ip_forward", "1"))
-    ignore = cfg.join["nodeRegistration"].get("ignorePreflightErrors", [])
-    ctx.results["preflight"] = preflight.evaluate(checks, ignore)
+    ctx.report.preflight = preflight.evaluate(checks, cfg.join["nodeRegistration"].get("ignorePreflightErrors", []))
+
+
+def _ca_path(cfg) -> str:
+    return cfg.join.get("caCertPath") or pki.cert_path(cfg, C.CA_BASE)
 
 
 def _same_pem(a: bytes, b: bytes) -> bool:
     return (a or b"").strip() == (b or b"").strip()
 
 
-def _control_plane_prepare(ctx: JoinContext, subs) -> None:
-    if not ctx.cfg.control_plane:
-        return
-    if "download-certs" in subs:
+# control-plane-prepare/*: this node's files of a control-plane join (a worker has none)
+
+def _download_certs(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         download_certs(ctx)
-    if "certs" in subs:
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
-        only = [p for p in pki.selected_phases(ctx.cfg) if p not in ("ca", "front-proxy-ca", "etcd-ca", "sa")]
-        ctx.results["certificates"] = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only)
-    if "kubeconfig" in subs:
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeconfig
-        ctx.results["kubeconfigs"] = kubeconfig.ensure_kubeconfigs(
-            ctx.cfg, ctx.fs, ctx.writer, only=["admin", "controller-manager", "scheduler"])
-    if "control-plane" in subs:
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
-        ctx.results.setdefault("manifests", []).extend(manifests.ensure_manifests(
-            ctx.cfg, ctx.fs, ctx.writer, only=["apiserver", "controller-manager", "scheduler"]))
+
+
+def _certs(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:  # this node's own leaves; the shared CAs and SA key come from download-certs
+        only = [name for name in pki.selected_phases(ctx.cfg) if name not in pki.SHARED]
+        ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only)
+
+
+def _kubeconfig(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
+        ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=kubeconfig.JOIN_PHASES)
+
+
+def _control_plane(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
+        ctx.report.manifests += manifests.ensure_manifests(ctx.cfg, ctx.fs, ctx.writer,
+                                                           only=list(manifests.CONTROL_PLANE_PHASES))
 
 
 def _kubelet_start(ctx: JoinContext, _subs) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet
     cfg, writer, disc = ctx.cfg, ctx.writer, ctx.discovered
     if not ctx.already_joined:
         try:
-            tlsbootstrap.check_node_name_free(ctx.bootstrap_client, cfg.node_name)
+            tlsbootstrap.check_node_name_free(ctx.bootstrap.client, cfg.node_name)
         except errors.APIError as exc:
             raise _token_rejected(exc, f"Node {cfg.node_name}") from None
-    files_result = []
     server = _kubelet_server(ctx)
     mode = cfg.options.get("tls_bootstrap_mode") or "kubelet"
     identity = None
-    if mode == "module" and not ctx.already_joined and not ctx.dry:
+    if mode == "module" and not ctx.already_joined:
         # the certificate first: nothing is written when the CSR is denied or times out
-        cert_pem, key_pem, csr_name = tlsbootstrap.request_certificate(
-            ctx.bootstrap_client, cfg.node_name, cfg.timeout("tlsBootstrap"))
-        identity = (cert_pem, key_pem)
-        ctx.results["csr"] = csr_name
-        ctx.results["api_changed"] = True
+        cert_pem, key_pem, ctx.report.csr = tlsbootstrap.request_certificate(
+            ctx.bootstrap, cfg.node_name, cfg.timeout("tlsBootstrap"))
+        identity = (cert_pem or b"", key_pem)
     # the cluster CA, the kubelet's config and flags
-    ca_path = cfg.join.get("caCertPath") or f"{cfg.cert_dir}/ca.crt"
-    files_result.append({"path": ca_path, "changed": writer.write(ca_path, disc.ca_pem, C.MODE_CERT)})
+    ca_path = _ca_path(cfg)
+    files_result = [{"path": ca_path, "changed": writer.write(ca_path, disc.ca_pem, C.MODE_CERT)}]
     writer.ensure_dir(C.KUBELET_DIR, C.MODE_KUBELET_DIR)
     instance = kubelet.instance_config(cfg)
     if instance is not None:
@@ -171,43 +168,35 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
     files_result.append({"path": C.KUBELET_DROPIN_FILE, "changed": writer.write(
         C.KUBELET_DROPIN_FILE, kubelet.dropin_unit(), C.MODE_KUBELET_FILE)})
     if ctx.already_joined:
-        ctx.results["tls_bootstrap"] = "already joined: kubelet.conf holds a valid client certificate"
+        ctx.report.tls_bootstrap = "already joined: kubelet.conf holds a valid client certificate"
         files_result.append({"path": tlsbootstrap.BOOTSTRAP_CONF, "changed": writer.remove(tlsbootstrap.BOOTSTRAP_CONF)})
-    elif mode == "module":
-        if identity is None:  # check mode / dry run: say what would be written
-            ctx.results["tls_bootstrap"] = "would request a kubelet client certificate (module mode)"
-            writer.changed_paths.extend([C.KUBELET_CLIENT_CURRENT, tlsbootstrap.KUBELET_CONF])
-        else:
-            files_result += tlsbootstrap.write_kubelet_identity(writer, identity[0], identity[1], server, disc.ca_pem)
-            ctx.results["tls_bootstrap"] = "kubelet client certificate issued (module mode)"
+    elif identity is not None:
+        # in check mode the certificate is not issued yet: the files are planned with the new key only
+        files_result += tlsbootstrap.write_kubelet_identity(writer, identity[0], identity[1], server, disc.ca_pem)
+        ctx.report.tls_bootstrap = ("would request a kubelet client certificate (module mode)" if ctx.plan_only
+                                    else "kubelet client certificate issued (module mode)")
     else:
         text = tlsbootstrap.bootstrap_kubeconfig(server, disc.ca_pem, disc.token, disc.client_cert_pem,
                                                  disc.client_key_pem)
         files_result.append({"path": tlsbootstrap.BOOTSTRAP_CONF, "changed": writer.write(
             tlsbootstrap.BOOTSTRAP_CONF, text, C.MODE_KUBECONFIG, secret=True)})
-        ctx.results["tls_bootstrap"] = "bootstrap-kubelet.conf written; the kubelet does the TLS bootstrap"
-        _start_kubelet(ctx)
-        if cfg.options.get("wait_for_kubelet") and not ctx.dry:
+        ctx.report.tls_bootstrap = "bootstrap-kubelet.conf written; the kubelet does the TLS bootstrap"
+        initsystem.kubelet_start(ctx)  # before waiting: the kubelet must read its new files
+        if cfg.options.get("wait_for_kubelet") and not ctx.plan_only:
             tlsbootstrap.wait_for_kubelet_conf(ctx.fs, disc.ca_pem, cfg.timeout("tlsBootstrap"))
             writer.remove(tlsbootstrap.BOOTSTRAP_CONF)  # as kubeadm does once the kubelet has its cert
-            ctx.results["tls_bootstrap"] = "kubelet.conf written by the kubelet"
-    _start_kubelet(ctx)
-    ctx.results["kubelet_files"] = files_result
-
-
-def _start_kubelet(ctx: JoinContext) -> None:
-    """Once per run, after the kubelet's files are in place (never in a dry run)."""
-    if "kubelet_service" not in ctx.results and not ctx.cfg.join.get("dryRun"):
+            ctx.report.tls_bootstrap = "kubelet.conf written by the kubelet"
+    if not ctx.report.kubelet_service:
         initsystem.kubelet_start(ctx)
+    ctx.report.kubelet_files = files_result
 
 
 def _kubelet_server(ctx: JoinContext) -> str:
     """kubelet.conf / bootstrap-kubelet.conf server: the discovered endpoint, or the local API
     endpoint on a control-plane node with ControlPlaneKubeletLocalMode."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil
     cfg = ctx.cfg
     if cfg.control_plane and cfg.feature_enabled(C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE):
-        return netutil.https_url(cfg.advertise_address, cfg.bind_port)
+        return kubeconfig.local_endpoint(cfg)
     return ctx.discovered.server
 
 
@@ -215,47 +204,46 @@ def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
     text = ctx.kubelet_config_text
     if not instance:
         return text
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet
     doc = yaml.safe_load(text) or {}
     doc["containerRuntimeEndpoint"] = kubelet.cri_socket(ctx.cfg)
-    from ansible_collections.kubeboot.cluster.plugins.module_utils.manifests import to_yaml
     return to_yaml(doc)
 
 
-def _control_plane_join(ctx: JoinContext, subs) -> None:
-    if not ctx.cfg.control_plane:
-        return
-    if "etcd" in subs:
+def _etcd(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         etcd_join(ctx)
-    if "mark-control-plane" in subs and not ctx.dry:
-        from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
+
+
+def _mark_control_plane(ctx: JoinContext, _subs) -> None:
+    if ctx.cfg.control_plane:
         timeout = ctx.cfg.timeout("kubernetesAPICall") * 4
-        ctx.api_result("mark-control-plane", bootstrap.mark_control_plane(ctx.admin_client(), ctx.cfg, timeout))
+        ctx.api_result(markcontrolplane.mark_control_plane(ctx.api, ctx.cfg, timeout))
 
 
 def _wait_control_plane(ctx: JoinContext, _subs) -> None:
-    if not ctx.cfg.control_plane or ctx.dry:
+    if not ctx.cfg.control_plane:
         return
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, netutil
-    url = netutil.https_url(ctx.cfg.advertise_address, ctx.cfg.bind_port)
-    client = apiclient.Client(url, ca_pem=ctx.discovered.ca_pem, timeout=5.0, retry_timeout=0)
-    timeout = ctx.cfg.timeout("controlPlaneComponentHealthCheck")
-    apiclient.wait_for(lambda: client.healthz("/livez"), timeout, 2.0, what=f"the API server at {url}")
-    ctx.results.setdefault("api", {})["wait-control-plane"] = {"changed": False, "healthy": url}
+    url = kubeconfig.local_endpoint(ctx.cfg)
+    local = ApiWriter(apiclient.Client(url, ca_pem=ctx.discovered.ca_pem, timeout=5.0, retry_timeout=0),
+                      check_mode=ctx.plan_only, log=ctx.log)
+    result = waitcontrolplane.wait_control_plane(local, ctx.cfg.timeout("controlPlaneComponentHealthCheck"),
+                                                 interval=2.0, path="/livez")
+    ctx.api_result(dict(result, url=url))
 
 
 # --- control-plane join -------------------------------------------------------------------------
 
 def download_certs(ctx: JoinContext) -> None:
     """kubeadm-certs (read with the bootstrap token) -> shared CAs and keys on this node."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
     cfg = ctx.cfg
     if not cfg.certificate_key:
-        ctx.results["downloaded_certs"] = []
+        ctx.warnings.append("control-plane join without certificate_key: the shared CA and service-account "
+                            "keys must already be on this node")
+        ctx.report.downloaded_certs = []
         return
     what = f"Secret {C.KUBE_SYSTEM}/{C.KUBEADM_CERTS_SECRET}"
     try:
-        secret = ctx.bootstrap_client.get("Secret", C.KUBEADM_CERTS_SECRET, C.KUBE_SYSTEM)
+        secret = ctx.bootstrap.client.get("Secret", C.KUBEADM_CERTS_SECRET, C.KUBE_SYSTEM)
     except errors.NotFound:
         raise errors.KubebootError(
             f"{what} not found: it is deleted 2 hours after upload. Upload the certificates again "
@@ -263,8 +251,8 @@ def download_certs(ctx: JoinContext) -> None:
             "or `kubeadm init phase upload-certs --upload-certs`)") from None
     except errors.APIError as exc:
         raise _token_rejected(exc, what) from None
-    plain = bootstrap.decrypt_certs(secret.get("data") or {}, cfg.certificate_key)
-    paths = bootstrap.certs_to_upload(cfg)
+    plain = copycerts.decrypt_certs(secret.get("data") or {}, cfg.certificate_key)
+    paths = copycerts.certs_to_upload(cfg)
     done = []
     for name, content in sorted(plain.items()):
         path = paths.get(name)
@@ -272,18 +260,16 @@ def download_certs(ctx: JoinContext) -> None:
             ctx.warnings.append(f"{what}: unknown entry {name!r} ignored")
             continue
         is_key = name.endswith(".key")
-        mode = C.MODE_KEY if is_key else C.MODE_CERT
         ctx.writer.ensure_dir(path.rsplit("/", 1)[0], 0o755)
-        changed = ctx.writer.write(path, content, mode, secret=is_key)
+        changed = ctx.writer.write(path, content, C.MODE_KEY if is_key else C.MODE_CERT, secret=is_key)
         done.append({"name": name, "path": path, "changed": changed})
-    ctx.results["downloaded_certs"] = done
+    ctx.report.downloaded_certs = done
 
 
 def etcd_endpoints(ctx: JoinContext) -> list:
     """Client URLs of the existing etcd members, from the etcd mirror Pods' annotation (kubeadm
     etcdutil.NewFromCluster)."""
-    pods = ctx.admin_client().list("Pod", C.KUBE_SYSTEM, label_selector=f"component={C.ETCD},tier="
-                                   + C.CONTROL_PLANE_TIER)
+    pods = ctx.api.list("Pod", C.KUBE_SYSTEM, label_selector=f"component={C.ETCD},tier={C.CONTROL_PLANE_TIER}")
     urls = []
     for pod in pods:
         value = ((pod.get("metadata") or {}).get("annotations") or {}).get(C.ETCD_ENDPOINT_ANNOTATION)
@@ -293,8 +279,7 @@ def etcd_endpoints(ctx: JoinContext) -> list:
 
 
 def _existing_initial_cluster(ctx: JoinContext):
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import manifests
-    text = ctx.fs.read_text(manifests.manifest_path(C.ETCD))
+    text = ctx.fs.read_text(C.manifest_path(C.ETCD))
     if not text:
         return None
     try:
@@ -307,52 +292,57 @@ def _existing_initial_cluster(ctx: JoinContext):
     return args.get("initial-cluster")
 
 
+def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
+    """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
+    cfg = ctx.cfg
+    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
+    return etcd.Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
+                                  pki.key_path(cfg, base), read=_reader(ctx.fs), **kwargs)
+
+
 def etcd_join(ctx: JoinContext) -> None:
     """Stacked etcd: add this node as a learner, write etcd.yaml (full --initial-cluster,
-    --initial-cluster-state=existing), promote it once it has caught up."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import etcd, manifests
+    --initial-cluster-state=existing), promote it once it has caught up. In check mode the member
+    list is read, the member add and the manifest are planned, nothing is promoted."""
     cfg = ctx.cfg
     if not cfg.local_etcd:
-        ctx.results["etcd"] = {"external": cfg.cluster["etcd"]["external"].get("endpoints", [])}
-        return
-    if ctx.dry:
-        ctx.results["etcd"] = {"changed": True, "skipped": "check mode or dry run: would add "
-                               f"{manifests.peer_url(cfg)} as an etcd learner"}
-        ctx.writer.changed_paths.append(manifests.manifest_path(C.ETCD))
+        ctx.report.etcd = {"external": cfg.cluster["etcd"]["external"].get("endpoints", [])}
         return
     endpoints = etcd_endpoints(ctx)
     if not endpoints:
         raise errors.KubebootError(
             "no etcd endpoints found: no Pod in kube-system labelled component=etcd carries the "
             f"{C.ETCD_ENDPOINT_ANNOTATION} annotation (is the first control-plane node's etcd running?)")
-    pki_dir = cfg.cert_dir
-    client = etcd.Client.from_files(endpoints, f"{pki_dir}/etcd/ca.crt", f"{pki_dir}/etcd/healthcheck-client.crt",
-                                    f"{pki_dir}/etcd/healthcheck-client.key", read=_reader(ctx.fs),
-                                    timeout=cfg.timeout("etcdAPICall"))
+    client = _etcd_client(ctx, endpoints, timeout=cfg.timeout("etcdAPICall"))
     peer = manifests.peer_url(cfg)
-    added = etcd.add_learner(client, cfg.node_name, peer, timeout=cfg.timeout("etcdAPICall"))
-    member = added["member"]
-    initial = _existing_initial_cluster(ctx) if not added["changed"] else None
-    initial = initial or added["initial_cluster"]
+    added = etcd.add_learner(client, cfg.node_name, peer, check_mode=ctx.plan_only, timeout=cfg.timeout("etcdAPICall"))
+    if added["changed"]:
+        member_id = f"EtcdMember/{cfg.node_name}"
+        ctx.log.objects.append(member_id)
+        ctx.log.diff(member_id, "", to_yaml({"name": cfg.node_name, "peerURLs": [peer], "isLearner": True}))
+    initial = (None if added["changed"] else _existing_initial_cluster(ctx)) or added["initial_cluster"]
     pod = manifests.static_pod(C.ETCD, cfg, ctx.fs)
     pod["spec"]["containers"][0]["command"] = manifests.etcd_command(
         cfg, initial_cluster=initial, initial_cluster_state="existing")
     ctx.writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
-    path = manifests.manifest_path(C.ETCD)
-    wrote = ctx.writer.write(path, manifests.to_yaml(pod), C.MODE_MANIFEST)
-    ctx.results.setdefault("manifests", []).append({"name": C.ETCD, "path": path, "changed": wrote})
-    promoted = etcd.promote_when_ready(client, peer, cfg.timeout("etcdAPICall"))
-    local = etcd.Client.from_files([manifests.client_url(cfg)], f"{pki_dir}/etcd/ca.crt",
-                                   f"{pki_dir}/etcd/healthcheck-client.crt",
-                                   f"{pki_dir}/etcd/healthcheck-client.key", read=_reader(ctx.fs))
-    local.wait_healthy(cfg.timeout("etcdAPICall"))
-    members = client.member_list()
-    result = {"changed": added["changed"] or promoted["changed"], "peer_url": peer,
-              "member_id": format(member.id, "x") if member.id else "",
-              "added": added["changed"], "promoted": promoted["changed"],
-              "members": [m.as_dict() for m in members]}
-    ctx.api_result("etcd", result)
-    ctx.results["etcd"] = result
+    path = C.manifest_path(C.ETCD)
+    ctx.report.manifests.append({"name": C.ETCD, "path": path,
+                                 "changed": ctx.writer.write(path, to_yaml(pod), C.MODE_MANIFEST)})
+    member = added["member"]
+    result = {"changed": added["changed"], "peer_url": peer, "added": added["changed"],
+              "member_id": format(member.id, "x") if member.id else ""}
+    if ctx.plan_only:
+        result.update(promoted=False, members=[m.as_dict() for m in added["members"]],
+                      skipped="check mode: the new member is not started, so it is not promoted")
+    else:
+        promoted = etcd.promote_when_ready(client, peer, cfg.timeout("etcdAPICall"))
+        _etcd_client(ctx, [manifests.client_url(cfg)]).wait_healthy(cfg.timeout("etcdAPICall"))
+        result.update(changed=added["changed"] or promoted["changed"], promoted=promoted["changed"],
+                      members=[m.as_dict() for m in client.member_list()])
+        if promoted["changed"] and not added["changed"]:
+            ctx.log.objects.append(f"EtcdMember/{cfg.node_name}")
+    ctx.api_result(result)
+    ctx.report.etcd = result
 
 
 def _reader(fs):
@@ -364,43 +354,39 @@ def _reader(fs):
     return read
 
 
-HANDLERS = {
-    "preflight": _preflight,
-    "control-plane-prepare": _control_plane_prepare,
-    "kubelet-start": _kubelet_start,
-    "control-plane-join": _control_plane_join,
-    "wait-control-plane": _wait_control_plane,
-}
+PHASES = (
+    Phase("preflight", _preflight),
+    Phase("control-plane-prepare", children=(Phase("download-certs", _download_certs), Phase("certs", _certs),
+                                             Phase("kubeconfig", _kubeconfig),
+                                             Phase("control-plane", _control_plane))),
+    Phase("kubelet-start", _kubelet_start),
+    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True),
+                                          Phase("mark-control-plane", _mark_control_plane, needs_api=True))),
+    Phase("wait-control-plane", _wait_control_plane),
+)
 
 
 def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     """Validate, discover, then run the selected phases. Returns the module result."""
     rootfs = params.get("rootfs") or "/"
     cfg = joinconfig.build_join_config(params)
-    selection = phases.select(phases.JOIN_PHASES, cfg.join.get("skipPhases") or [])
-    dry_run_dir = None
-    if cfg.join.get("dryRun"):
-        dry_run_dir = tempfile.mkdtemp(prefix="kubeadm-join-dryrun")
-        rootfs = dry_run_dir
-    fs = HostFS(rootfs)
-    ctx = JoinContext(cfg=cfg, fs=fs, writer=Writer(fs, check_mode=check_mode), check_mode=check_mode)
+    selection = phases.select(PHASES, cfg.join.get("skipPhases") or [])
+    dry_run_dir = tempfile.mkdtemp(prefix="kubeadm-join-dryrun") if cfg.join.get("dryRun") else None
+    writer = Writer(HostFS(dry_run_dir or rootfs), check_mode=check_mode)
+    # "already joined" and preflight are judged on the real node, also with dry_run
+    ctx = JoinContext(cfg=cfg, fs=HostFS(rootfs), writer=writer, check_mode=check_mode,
+                      plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF))
     ctx.warnings.extend(cfg.warnings)
-    if dry_run_dir:  # judge "already joined" and preflight on the real node
-        ctx.fs = HostFS(params.get("rootfs") or "/")
     prepare(ctx, sleep=sleep)
-    ctx.fs = ctx.writer.view()  # check mode: later phases see what earlier ones would write
-    if cfg.control_plane and not cfg.certificate_key and "control-plane-prepare/download-certs" \
-            not in selection.skipped:
-        ctx.warnings.append("control-plane join without certificate_key: the shared CA and service-account "
-                            "keys must already be on this node")
-    phase_report = phases.run(selection, HANDLERS, ctx)
+    ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
+    phase_report = phases.run(selection, ctx)
     return _result(ctx, phase_report, dry_run_dir)
 
 
 def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
-    cfg, disc = ctx.cfg, ctx.discovered
-    result = {
-        "changed": ctx.changed,
+    cfg, disc, report = ctx.cfg, ctx.discovered, ctx.report
+    result = ctx.result(phase_report)
+    result.update({
         "node_name": cfg.node_name,
         "control_plane": cfg.control_plane,
         "kubernetes_version": cfg.version,
@@ -409,23 +395,12 @@ def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
         "ca_cert_hash": disc.ca_hash,
         "already_joined": ctx.already_joined,
         "tls_bootstrap_mode": cfg.options.get("tls_bootstrap_mode") or "kubelet",
-        "tls_bootstrap": ctx.results.get("tls_bootstrap", ""),
-        "preflight": ctx.results.get("preflight", {}),
-        "phases": phase_report,
-        "certificates": ctx.results.get("certificates", []),
-        "kubeconfigs": ctx.results.get("kubeconfigs", []),
-        "manifests": ctx.results.get("manifests", []),
-        "kubelet_files": ctx.results.get("kubelet_files", []),
-        "kubelet_service": ctx.results.get("kubelet_service", {}),
-        "downloaded_certs": ctx.results.get("downloaded_certs", []),
-        "etcd": ctx.results.get("etcd", {}),
-        "api": ctx.results.get("api", {}),
-        "changed_files": list(ctx.writer.changed_paths),
-        "warnings": ctx.warnings,
-        "diff": ctx.writer.diffs,
-    }
-    if ctx.results.get("csr"):
-        result["csr"] = ctx.results["csr"]
+        "tls_bootstrap": report.tls_bootstrap,
+        "downloaded_certs": report.downloaded_certs,
+        "etcd": report.etcd,
+    })
+    if report.csr:
+        result["csr"] = report.csr
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
     return result

@@ -8,52 +8,33 @@ properties: node_name, advertise_address, bind_port, cert_dir, version, minor, .
 pki/kubeconfig/manifests/kubelet functions written for init work unchanged on a joining
 node. Its `cluster` starts as kubeadm's defaults and is replaced by the cluster's own
 ClusterConfiguration (ConfigMap kube-system/kubeadm-config) with `adopt_cluster_configuration`
-once discovery has found the cluster.
+once discovery has found the cluster. Built on the shared config layer (kubeadmconfig,
+options, validators) like config.py.
 """
 from __future__ import annotations
 
 import copy
 import ipaddress
 import re
+import socket
 from dataclasses import dataclass, field
-
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
-from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, InvalidValue
+from ansible_collections.kubeboot.cluster.plugins.module_utils import (
+    docutil, netutil, options, pubkeypin, tokens, validators)
+from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
+    Builder, convert_v1beta3, default_cluster_configuration, default_join_configuration, load_documents)
 
-_HEX64_RE = re.compile(r"\A[0-9a-fA-F]{64}\Z")
-TLS_BOOTSTRAP_MODES = ("kubelet", "module")
-
+TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
 # module-only options (not part of kubeadm's config API)
 FLAG_OPTIONS = ("discovery_ca_file", "tls_bootstrap_mode", "wait_for_kubelet", "rootfs", "config")
 
 
-def default_join_configuration() -> dict:
-    return {
-        "apiVersion": C.KUBEADM_API_V1BETA4,
-        "kind": "JoinConfiguration",
-        "caCertPath": C.PKI_DIR + "/" + C.CA_BASE + ".crt",
-        "nodeRegistration": {
-            "name": "",
-            "criSocket": C.DEFAULT_CRI_SOCKET,
-            "taints": None,
-            "kubeletExtraArgs": [],
-            "ignorePreflightErrors": [],
-            "imagePullPolicy": "IfNotPresent",
-            "imagePullSerial": True,
-        },
-        "discovery": {"tlsBootstrapToken": ""},
-        "skipPhases": [],
-        "dryRun": False,
-        "timeouts": dict(C.DEFAULT_TIMEOUTS),
-    }
-
-
 @dataclass
-class JoinConfig(config_mod.InitConfig):
+class JoinConfig(InitConfig):
     """InitConfig-compatible view of a join. `join` is the defaulted JoinConfiguration."""
 
     join: dict = field(default_factory=dict)
@@ -75,9 +56,6 @@ class JoinConfig(config_mod.InitConfig):
     def certificate_key(self) -> str:
         return (self.join.get("controlPlane") or {}).get("certificateKey") or ""
 
-    def timeout(self, name: str) -> float:
-        return durations.parse_duration(self.join["timeouts"].get(name, C.DEFAULT_TIMEOUTS[name]))
-
     def adopt_cluster_configuration(self, text: str, source: str = "kubeadm-config") -> None:
         """Replace `cluster` with the ClusterConfiguration stored in the cluster (YAML text)."""
         try:
@@ -87,147 +65,15 @@ class JoinConfig(config_mod.InitConfig):
         if not isinstance(doc, dict):
             raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
         if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-            doc, _unused = config_mod.convert_v1beta3("ClusterConfiguration", doc)
+            doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
         version = str(doc.get("kubernetesVersion") or "")
         if not re.match(r"\Av\d+\.\d+\.\d+", version):
             raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
-        defaults = config_mod.default_cluster_configuration()
+        defaults = default_cluster_configuration()
         if "external" in (doc.get("etcd") or {}):
             defaults["etcd"] = {}
-        self.cluster = config_mod.deep_merge(defaults, doc)
+        self.cluster = docutil.deep_merge(defaults, doc)
         self.cluster_from_api = True
-
-
-# --- config file ---------------------------------------------------------------------
-
-def _load_file(path: str, warnings: list) -> dict:
-    """The JoinConfiguration of a kubeadm config file (v1beta3 converted); other kinds ignored."""
-    docs = config_mod.read_config_file(path)
-    found = None
-    for index, doc in enumerate(docs, 1):
-        api, kind = doc.get("apiVersion"), doc.get("kind")
-        if kind == "JoinConfiguration" and api in (C.KUBEADM_API_V1BETA4, C.KUBEADM_API_V1BETA3):
-            if found is not None:
-                raise ConfigError("config", path, f"document {index}: more than one JoinConfiguration")
-            found = doc
-        elif kind in ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration",
-                      "KubeProxyConfiguration", "ResetConfiguration", "UpgradeConfiguration"):
-            warnings.append(f"config {path}: document {index} ({kind}) is not used by join and was ignored")
-        else:
-            raise ConfigError("config", path, f"document {index} (apiVersion {api!r}, kind {kind!r}) "
-                                              f"is not supported: expected JoinConfiguration "
-                                              f"({C.KUBEADM_API_V1BETA4} or {C.KUBEADM_API_V1BETA3})")
-    if found is None:
-        raise ConfigError("config", path, "a file with a JoinConfiguration document")
-    if found.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-        warnings.append(f"config {path}: JoinConfiguration uses the deprecated {C.KUBEADM_API_V1BETA3}; "
-                        f"converted to {C.KUBEADM_API_V1BETA4}")
-        found, _unused = config_mod.convert_v1beta3("JoinConfiguration", found)
-        control = found.get("controlPlane")
-        if isinstance(control, dict) and "joinControlPlane" in control:  # very old spelling
-            control.update(control.pop("joinControlPlane") or {})
-    known = set(default_join_configuration()) | {"controlPlane", "patches"}
-    unknown = sorted(set(found) - known)
-    if unknown:
-        warnings.append(f"config {path}: JoinConfiguration: unknown field(s) {', '.join(unknown)} ignored")
-        for key in unknown:
-            found.pop(key)
-    return found
-
-
-# --- options ---------------------------------------------------------------------------
-
-def _set(doc: dict, path: str, value) -> None:
-    *parents, last = path.split(".")
-    node = doc
-    for key in parents:
-        if not isinstance(node.get(key), dict):
-            node[key] = {}
-        node = node[key]
-    node[last] = value
-
-
-def _get(doc: dict, path: str, default=None):
-    node = doc
-    for key in path.split("."):
-        if not isinstance(node, dict) or key not in node:
-            return default
-        node = node[key]
-    return node
-
-
-OPTION_PATHS = {
-    "api_server_endpoint": "discovery.bootstrapToken.apiServerEndpoint",
-    "discovery_token": "discovery.bootstrapToken.token",
-    "tls_bootstrap_token": "discovery.tlsBootstrapToken",
-    "discovery_token_ca_cert_hash": "discovery.bootstrapToken.caCertHashes",
-    "discovery_token_unsafe_skip_ca_verification": "discovery.bootstrapToken.unsafeSkipCAVerification",
-    "discovery_file": "discovery.file.kubeConfigPath",
-    "discovery_timeout": "timeouts.discovery",
-    "node_name": "nodeRegistration.name",
-    "cri_socket": "nodeRegistration.criSocket",
-    "skip_phases": "skipPhases",
-    "certificate_key": "controlPlane.certificateKey",
-    "apiserver_advertise_address": "controlPlane.localAPIEndpoint.advertiseAddress",
-    "apiserver_bind_port": "controlPlane.localAPIEndpoint.bindPort",
-    "dry_run": "dryRun",
-}
-
-
-class _Sources:
-    def __init__(self):
-        self.by_path = {}
-
-    def field(self, path: str) -> str:
-        return self.by_path.get(path, path)
-
-
-def _apply_options(doc: dict, file_doc: dict, params: dict, sources: _Sources, warnings: list) -> None:
-    token = params.get("token")
-    if token:
-        # --token: both tokens, unless the specific option is given too
-        for path, specific in (("discovery.bootstrapToken.token", "discovery_token"),
-                               ("discovery.tlsBootstrapToken", "tls_bootstrap_token")):
-            if not params.get(specific) and not (path == "discovery.bootstrapToken.token"
-                                                 and params.get("discovery_file")):
-                _set(doc, path, str(token).strip())
-                sources.by_path[path] = "token"
-    for option, path in OPTION_PATHS.items():
-        value = params.get(option)
-        if value is None or value == "":
-            continue
-        if option in ("dry_run", "discovery_token_unsafe_skip_ca_verification") and value is False:
-            continue
-        if isinstance(value, str):
-            value = value.strip()
-        if option == "node_name":
-            value = value.lower()
-        if option in ("discovery_token_ca_cert_hash", "skip_phases"):
-            value = _as_list(value, option)
-        missing = object()
-        in_file = _get(file_doc, path, missing)
-        if in_file is not missing and in_file != value:
-            shown = "<hidden>" if option in ("discovery_token", "tls_bootstrap_token", "certificate_key") \
-                else repr(value)
-            warnings.append(f"option {option}={shown} overrides {path} from the config file")
-        _set(doc, path, value)
-        sources.by_path[path] = option
-    if params.get("control_plane") and doc.get("controlPlane") is None:
-        doc["controlPlane"] = {}
-    ignore = params.get("ignore_preflight_errors")
-    if ignore:
-        reg = doc["nodeRegistration"]
-        reg["ignorePreflightErrors"] = list(reg.get("ignorePreflightErrors") or []) + _as_list(
-            ignore, "ignore_preflight_errors")
-        sources.by_path["nodeRegistration.ignorePreflightErrors"] = "ignore_preflight_errors"
-
-
-def _as_list(value, option: str) -> list:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, (list, tuple)):
-        return [str(v).strip() for v in value if str(v).strip()]
-    raise ConfigError(option, value, "a list of strings")
 
 
 # --- build ------------------------------------------------------------------------------
@@ -240,16 +86,19 @@ def build_join_config(params: dict, default_address=None) -> JoinConfig:
     """
     params = dict(params or {})
     warnings = []
-    file_doc = _load_file(params["config"], warnings) if params.get("config") else {}
-    doc = config_mod.deep_merge(default_join_configuration(), file_doc)
-    timeouts = dict(C.DEFAULT_TIMEOUTS)
-    timeouts.update(file_doc.get("timeouts") or {})
-    doc["timeouts"] = timeouts
-    sources = _Sources()
-    _apply_options(doc, file_doc, params, sources, warnings)
-    _defaults(doc, sources, warnings, default_address or netutil.default_route_address)
-    _validate(doc, sources, params, warnings)
-    cluster = config_mod.default_cluster_configuration()
+    file_doc = {}
+    if params.get("config"):
+        found, _moved = load_documents(params["config"], "join", warnings)
+        if "JoinConfiguration" not in found:
+            raise ConfigError("config", params["config"], "a file with a JoinConfiguration document")
+        file_doc = {k: v for k, v in found["JoinConfiguration"].items() if k != "_v1beta3"}
+    doc = docutil.deep_merge(default_join_configuration(), file_doc)
+    doc["timeouts"] = dict(C.DEFAULT_TIMEOUTS, **(file_doc.get("timeouts") or {}))
+    builder = Builder({"join": doc}, {"join": file_doc}, warnings, options.secret_options(options.JOIN))
+    options.apply(builder, options.JOIN, params)
+    _defaults(builder, default_address or netutil.default_route_address)
+    _validate(builder, params)
+    cluster = default_cluster_configuration()
     cluster["kubernetesVersion"] = ""  # known only after discovery (kubeadm-config)
     cfg = JoinConfig(init=_init_view(doc), cluster=cluster, warnings=warnings, join=doc,
                      options={k: params.get(k) for k in FLAG_OPTIONS})
@@ -276,12 +125,12 @@ def _init_view(doc: dict) -> dict:
     }
 
 
-def _defaults(doc: dict, sources: _Sources, warnings: list, default_address) -> None:
-    import socket
+def _defaults(b: Builder, default_address) -> None:
+    doc = b.docs["join"]
     reg = doc["nodeRegistration"]
     reg["name"] = str(reg.get("name") or socket.gethostname()).strip().lower()
-    reg["criSocket"] = _cri_socket(sources.field("nodeRegistration.criSocket"),
-                                   reg.get("criSocket") or C.DEFAULT_CRI_SOCKET, warnings)
+    reg["criSocket"] = validators.cri_socket(b.field("join", "nodeRegistration.criSocket"),
+                                             reg.get("criSocket") or C.DEFAULT_CRI_SOCKET, b.warnings)
     reg["ignorePreflightErrors"] = sorted({str(v).strip().lower()
                                            for v in reg.get("ignorePreflightErrors") or [] if str(v).strip()})
     discovery = doc["discovery"]
@@ -300,10 +149,8 @@ def _defaults(doc: dict, sources: _Sources, warnings: list, default_address) -> 
                               "a mapping (localAPIEndpoint, certificateKey)")
         endpoint = control.setdefault("localAPIEndpoint", {})
         endpoint.setdefault("bindPort", C.APISERVER_PORT)
-        address = str(endpoint.get("advertiseAddress") or "").strip()
-        field_name = sources.field("controlPlane.localAPIEndpoint.advertiseAddress")
-        if address and not netutil.is_ip(address):
-            raise ConfigError(field_name, address, "an IP address of this node")
+        address = validators.ip_address(b.field("join", "controlPlane.localAPIEndpoint.advertiseAddress"),
+                                        endpoint.get("advertiseAddress"))
         if not address or ipaddress.ip_address(address).is_unspecified:
             address = default_address()
         endpoint["advertiseAddress"] = address
@@ -311,65 +158,37 @@ def _defaults(doc: dict, sources: _Sources, warnings: list, default_address) -> 
     for key, value in list(doc["timeouts"].items()):
         if key not in C.DEFAULT_TIMEOUTS:
             raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        doc["timeouts"][key] = _duration(sources.field("timeouts." + key), value)
-    reg["kubeletExtraArgs"] = _args(reg.get("kubeletExtraArgs"))
+        doc["timeouts"][key] = validators.duration(b.field("join", "timeouts." + key), value)
+    reg["kubeletExtraArgs"] = validators.extra_args("nodeRegistration.kubeletExtraArgs", reg.get("kubeletExtraArgs"))
 
 
-def _duration(field_name: str, value) -> str:
-    try:
-        return durations.normalize_duration(value, field_name)
-    except InvalidValue as exc:
-        raise ConfigError(field_name, value, exc.allowed) from None
+def _validate(b: Builder, params: dict) -> None:
+    doc = b.docs["join"]
+    b.check("join", "nodeRegistration.name", validators.node_name)
+    b.check("join", "nodeRegistration.ignorePreflightErrors", validators.ignore_preflight_errors)
+    _validate_discovery(b)
+    control = doc.get("controlPlane")
+    if control is not None:
+        b.check("join", "controlPlane.certificateKey", validators.certificate_key)
+        b.check("join", "controlPlane.localAPIEndpoint.bindPort", validators.port)
+    elif params.get("certificate_key") or params.get("apiserver_advertise_address"):
+        b.warnings.append("certificate_key / apiserver_advertise_address only apply to a control-plane "
+                          "join (control_plane: true); ignored")
+    mode = params.get("tls_bootstrap_mode") or "kubelet"
+    if mode not in TLS_BOOTSTRAP_MODES:
+        raise ConfigError("tls_bootstrap_mode", mode, "one of " + ", ".join(TLS_BOOTSTRAP_MODES))
+    if not isinstance(doc.get("skipPhases"), list):
+        raise ConfigError("skipPhases", doc.get("skipPhases"), "a list of phase names")
+    b.check("join", "dryRun", validators.boolean)
 
 
-def _args(args) -> list:
-    if args is None:
-        return []
-    if isinstance(args, dict):
-        raise ConfigError("nodeRegistration.kubeletExtraArgs", args,
-                          "a list of {name, value} (v1beta4); a map is the v1beta3 form")
-    if not isinstance(args, list):
-        raise ConfigError("nodeRegistration.kubeletExtraArgs", args, "a list of {name, value}")
-    out = []
-    for arg in args:
-        if not isinstance(arg, dict) or not arg.get("name"):
-            raise ConfigError("nodeRegistration.kubeletExtraArgs", arg, "an entry {name, value}")
-        value = arg.get("value")
-        value = ("true" if value else "false") if isinstance(value, bool) else "" if value is None else str(value)
-        out.append({"name": str(arg["name"]), "value": value})
-    return out
-
-
-def _cri_socket(field_name: str, value, warnings: list) -> str:
-    text = str(value).strip()
-    if "dockershim" in text:
-        raise ConfigError(field_name, text, config_mod.DOCKERSHIM_MESSAGE)
-    if "://" not in text:
-        if not text.startswith("/"):
-            raise ConfigError(field_name, text, "a CRI endpoint such as " + C.DEFAULT_CRI_SOCKET)
-        warnings.append(f"{field_name}: CRI endpoint {text!r} has no URL scheme; using 'unix://{text}'")
-        text = "unix://" + text
-    elif not text.startswith(("unix://", "npipe://")):
-        raise ConfigError(field_name, text, "a unix:// CRI endpoint such as " + C.DEFAULT_CRI_SOCKET)
-    return text
-
-
-def _validate(doc: dict, sources: _Sources, params: dict, warnings: list) -> None:
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import tokens
-    reg = doc["nodeRegistration"]
-    if not config_mod.is_dns1123_subdomain(reg["name"]):
-        raise ConfigError(sources.field("nodeRegistration.name"), reg["name"],
-                          "a lowercase RFC 1123 subdomain (letters, digits, '-' and '.')")
-    if "all" in reg["ignorePreflightErrors"] and len(reg["ignorePreflightErrors"]) > 1:
-        raise ConfigError(sources.field("nodeRegistration.ignorePreflightErrors"),
-                          reg["ignorePreflightErrors"], "'all' cannot be combined with check names")
-    discovery = doc["discovery"]
+def _validate_discovery(b: Builder) -> None:
+    discovery = b.docs["join"]["discovery"]
     bootstrap = discovery.get("bootstrapToken")
     file_part = discovery.get("file")
     for name, part in (("bootstrapToken", bootstrap), ("file", file_part)):
         if part is not None and not isinstance(part, dict):
-            raise ConfigError(sources.field(f"discovery.{name}"), f"<{type(part).__name__}>",
+            raise ConfigError(b.field("join", f"discovery.{name}"), f"<{type(part).__name__}>",
                               "a mapping (see kubeadm's JoinConfiguration v1beta4)")
     if bootstrap and file_part:
         raise ConfigError("discovery", "bootstrapToken and file",
@@ -379,68 +198,26 @@ def _validate(doc: dict, sources: _Sources, params: dict, warnings: list) -> Non
                           "token discovery (api_server_endpoint, token, discovery_token_ca_cert_hash) "
                           "or file discovery (discovery_file)")
     if bootstrap:
-        token_field = sources.field("discovery.bootstrapToken.token")
-        tokens.split_token(bootstrap.get("token") or "", token_field)
-        endpoint = bootstrap.get("apiServerEndpoint") or ""
-        endpoint_field = sources.field("discovery.bootstrapToken.apiServerEndpoint")
-        _check_endpoint(endpoint_field, endpoint)
-        hashes_field = sources.field("discovery.bootstrapToken.caCertHashes")
+        tokens.split_token(bootstrap.get("token") or "", b.field("join", "discovery.bootstrapToken.token"))
+        validators.host_port(b.field("join", "discovery.bootstrapToken.apiServerEndpoint"),
+                             bootstrap.get("apiServerEndpoint") or "", port_required=True)
+        hashes_field = b.field("join", "discovery.bootstrapToken.caCertHashes")
         hashes = bootstrap.get("caCertHashes") or []
         if not isinstance(hashes, list):
             raise ConfigError(hashes_field, hashes, "a list of sha256:<64 hex> pins")
-        bootstrap["caCertHashes"] = [discovery_mod.parse_pin(h, hashes_field, warnings) for h in hashes]
+        bootstrap["caCertHashes"] = [pubkeypin.parse(h, hashes_field, b.warnings) for h in hashes]
         if not bootstrap["caCertHashes"] and not bootstrap.get("unsafeSkipCAVerification"):
-            raise ConfigError(hashes_field, [], discovery_mod.NO_PIN_HELP)
+            raise ConfigError(hashes_field, [], pubkeypin.NO_PIN_HELP)
     else:
-        path = (file_part or {}).get("kubeConfigPath") if isinstance(file_part, dict) else None
+        path = file_part.get("kubeConfigPath")
+        path_field = b.field("join", "discovery.file.kubeConfigPath")
         if not path or not isinstance(path, str):
-            raise ConfigError(sources.field("discovery.file.kubeConfigPath"), path,
-                              "a local kubeconfig path or an https:// URL")
+            raise ConfigError(path_field, path, "a local kubeconfig path or an https:// URL")
         if path.startswith("http://"):
-            raise ConfigError(sources.field("discovery.file.kubeConfigPath"), path,
-                              "an https:// URL (plain http cannot be trusted) or a local path")
+            raise ConfigError(path_field, path, "an https:// URL (plain http cannot be trusted) or a local path")
     tls_token = discovery.get("tlsBootstrapToken") or ""
     if tls_token:
-        tokens.split_token(tls_token, sources.field("discovery.tlsBootstrapToken"))
-    control = doc.get("controlPlane")
-    if control is not None:
-        key = control.get("certificateKey") or ""
-        if key and not _HEX64_RE.match(str(key)):
-            raise ConfigError(sources.field("controlPlane.certificateKey"), "<hidden>",
-                              "64 hexadecimal characters (from kubeadm_init upload_certs / "
-                              "`kubeadm certs certificate-key`)")
-        port = control["localAPIEndpoint"].get("bindPort")
-        if isinstance(port, str) and port.isdigit():
-            port = int(port)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
-            raise ConfigError(sources.field("controlPlane.localAPIEndpoint.bindPort"), port,
-                              "a port number from 1 to 65535")
-        control["localAPIEndpoint"]["bindPort"] = port
-    elif params.get("certificate_key") or params.get("apiserver_advertise_address"):
-        warnings.append("certificate_key / apiserver_advertise_address only apply to a control-plane "
-                        "join (control_plane: true); ignored")
-    mode = params.get("tls_bootstrap_mode") or "kubelet"
-    if mode not in TLS_BOOTSTRAP_MODES:
-        raise ConfigError("tls_bootstrap_mode", mode, "one of " + ", ".join(TLS_BOOTSTRAP_MODES))
-    if not isinstance(doc.get("skipPhases"), list):
-        raise ConfigError("skipPhases", doc.get("skipPhases"), "a list of phase names")
-    if not isinstance(doc.get("dryRun"), bool):
-        raise ConfigError(sources.field("dryRun"), doc.get("dryRun"), "true or false")
-
-
-def _check_endpoint(field_name: str, endpoint: str) -> None:
-    if not endpoint:
-        raise ConfigError(field_name, endpoint, "the API server endpoint host:port (IPv6 as [addr]:port)")
-    try:
-        host, port = netutil.split_host_port(endpoint)
-    except InvalidValue:
-        raise ConfigError(field_name, endpoint, "host:port with a port from 1 to 65535") from None
-    if port is None:
-        raise ConfigError(field_name, endpoint, "host:port (the port is required, e.g. 10.0.0.1:6443)")
-    if ":" in host and not endpoint.startswith("["):
-        raise ConfigError(field_name, endpoint, "an IPv6 address in brackets: [2001:db8::1]:6443")
-    if not (netutil.is_ip(host) or config_mod.is_dns1123_subdomain(host)):
-        raise ConfigError(field_name, endpoint, "host:port where host is an IP address or a DNS name")
+        tokens.split_token(tls_token, b.field("join", "discovery.tlsBootstrapToken"))
 
 
 def join_configuration_document(cfg: JoinConfig) -> dict:
@@ -448,9 +225,9 @@ def join_configuration_document(cfg: JoinConfig) -> dict:
     doc = copy.deepcopy(cfg.join)
     bootstrap = doc["discovery"].get("bootstrapToken")
     if bootstrap and bootstrap.get("token"):
-        bootstrap["token"] = "<hidden>"
+        bootstrap["token"] = HIDDEN
     if doc["discovery"].get("tlsBootstrapToken"):
-        doc["discovery"]["tlsBootstrapToken"] = "<hidden>"
+        doc["discovery"]["tlsBootstrapToken"] = HIDDEN
     if (doc.get("controlPlane") or {}).get("certificateKey"):
-        doc["controlPlane"]["certificateKey"] = "<hidden>"
+        doc["controlPlane"]["certificateKey"] = HIDDEN
     return doc

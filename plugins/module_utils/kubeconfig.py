@@ -11,15 +11,13 @@ has not expired (a different server URL only warns, as kubeadm does).
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass
 from typing import Optional
 
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError, yaml_problem
+from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeconfigutil, netutil, pki, pkiutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
 
 
 @dataclass(frozen=True)
@@ -29,16 +27,19 @@ class KubeconfigSpec:
     user: str            # client cert CN = kubeconfig user name ("" = system:node:<node>)
     organizations: tuple
     server: str          # "endpoint" (controlPlaneEndpoint), "local", "kubelet"
+    on_join: bool        # also written by a control-plane join (kubelet.conf comes from TLS bootstrap)
 
 
 KUBECONFIGS = (
-    KubeconfigSpec("admin", C.ADMIN_CONF, C.ADMIN_USER, (C.CLUSTER_ADMINS_GROUP,), "endpoint"),
-    KubeconfigSpec("super-admin", C.SUPER_ADMIN_CONF, C.SUPER_ADMIN_USER, (C.SYSTEM_MASTERS,), "endpoint"),
-    KubeconfigSpec("kubelet", C.KUBELET_CONF, "", (C.NODES_GROUP,), "kubelet"),
-    KubeconfigSpec("controller-manager", C.CONTROLLER_MANAGER_CONF, C.CONTROLLER_MANAGER_USER, (), "local"),
-    KubeconfigSpec("scheduler", C.SCHEDULER_CONF, C.SCHEDULER_USER, (), "local"),
+    KubeconfigSpec("admin", C.ADMIN_CONF, C.ADMIN_USER, (C.CLUSTER_ADMINS_GROUP,), "endpoint", True),
+    KubeconfigSpec("super-admin", C.SUPER_ADMIN_CONF, C.SUPER_ADMIN_USER, (C.SYSTEM_MASTERS,), "endpoint", False),
+    KubeconfigSpec("kubelet", C.KUBELET_CONF, "", (C.NODES_GROUP,), "kubelet", False),
+    KubeconfigSpec("controller-manager", C.CONTROLLER_MANAGER_CONF, C.CONTROLLER_MANAGER_USER, (), "local", True),
+    KubeconfigSpec("scheduler", C.SCHEDULER_CONF, C.SCHEDULER_USER, (), "local", True),
 )
 BY_NAME = {spec.name: spec for spec in KUBECONFIGS}
+PHASES = tuple(spec.name for spec in KUBECONFIGS)  # kubeadm `init phase kubeconfig <name>`
+JOIN_PHASES = tuple(spec.name for spec in KUBECONFIGS if spec.on_join)
 
 
 # --- rendering and parsing -------------------------------------------------------
@@ -72,47 +73,28 @@ def render_kubeconfig(server: str, ca_pem, user: str, client_cert_pem=None, clie
     return yaml.safe_dump(doc, default_flow_style=False, sort_keys=True, width=1 << 30)
 
 
-def _decode(value, what: str, source: str) -> Optional[bytes]:
-    if value in (None, ""):
-        return None
-    try:
-        return base64.b64decode(str(value), validate=False)
-    except (binascii.Error, ValueError):
-        raise PKIError(f"{source}: {what} is not valid base64") from None
-
-
 def parse_kubeconfig(text, source: str = "kubeconfig") -> dict:
     """The current context's cluster and user: server, CA PEM, client cert/key PEM, token.
 
     Returns {"cluster_name", "server", "ca_pem", "user_name", "client_cert_pem",
-    "client_key_pem", "token"}; PEMs are bytes or None.
+    "client_key_pem", "token"}; PEMs are bytes or None (only inline `*-data` is read here).
     """
-    try:
-        doc = yaml.safe_load(text) if text else None
-    except yaml.YAMLError as exc:
-        raise PKIError(f"{source}: not valid YAML ({yaml_problem(exc)})") from None
-    if not isinstance(doc, dict):
-        raise PKIError(f"{source}: not a kubeconfig (expected a mapping)")
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or [] if isinstance(c, dict)}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in doc.get("clusters") or [] if isinstance(c, dict)}
-    users = {u.get("name"): u.get("user") or {} for u in doc.get("users") or [] if isinstance(u, dict)}
-    current = doc.get("current-context")
-    if current in contexts:
-        context = contexts[current]
-        cluster_name, user_name = context.get("cluster"), context.get("user")
-    else:  # no usable context: a lone cluster (e.g. cluster-info) or lone user still parses
-        cluster_name = next(iter(clusters), None) if len(clusters) == 1 else None
-        user_name = next(iter(users), None) if len(users) == 1 else None
-    cluster = clusters.get(cluster_name) or {}
-    user = users.get(user_name) or {}
+    doc = kubeconfigutil.load(text, source, PKIError)
+    chosen = kubeconfigutil.select(doc)
+
+    def inline(section: dict, key: str):
+        try:
+            return kubeconfigutil.material(section, key, "")
+        except InvalidValue:
+            raise PKIError(f"{source}: {key} is not valid base64") from None
     return {
-        "cluster_name": cluster_name,
-        "server": cluster.get("server"),
-        "ca_pem": _decode(cluster.get("certificate-authority-data"), "certificate-authority-data", source),
-        "user_name": user_name,
-        "client_cert_pem": _decode(user.get("client-certificate-data"), "client-certificate-data", source),
-        "client_key_pem": _decode(user.get("client-key-data"), "client-key-data", source),
-        "token": user.get("token"),
+        "cluster_name": chosen.cluster_name,
+        "server": chosen.cluster.get("server"),
+        "ca_pem": inline(chosen.cluster, "certificate-authority-data"),
+        "user_name": chosen.user_name,
+        "client_cert_pem": inline(chosen.user, "client-certificate-data"),
+        "client_key_pem": inline(chosen.user, "client-key-data"),
+        "token": chosen.user.get("token"),
     }
 
 
@@ -135,9 +117,8 @@ def control_plane_endpoint(cfg) -> str:
 def server_for(spec: KubeconfigSpec, cfg) -> str:
     if spec.server == "local":
         return local_endpoint(cfg)
-    # ControlPlaneKubeletLocalMode: beta/on 1.33-1.34, GA and locked on 1.35, gate removed 1.36
-    if spec.server == "kubelet" and (cfg.minor >= 35 or cfg.feature_enabled(
-            C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE, default=cfg.minor >= 33)):
+    # ControlPlaneKubeletLocalMode (its stage and default per minor: versions.MINORS)
+    if spec.server == "kubelet" and cfg.feature_enabled(C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE):
         return local_endpoint(cfg)
     return control_plane_endpoint(cfg)
 
@@ -182,7 +163,7 @@ class _Plan:
 
 def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
     """Write (or keep) the kubeconfig files of `kubeadm init phase kubeconfig`."""
-    now = pki.now_utc()
+    now = pkiutil.now_utc()
     names = selected(only)
     ca_path = pki.cert_path(cfg, C.CA_BASE)
     ca = pki.load_ca(fs, cfg)
@@ -193,7 +174,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
     problems = []
     for name in names:
         spec = BY_NAME[name]
-        plan = _Plan(spec, f"{C.KUBERNETES_DIR}/{spec.file}", server_for(spec, cfg), user_for(spec, cfg))
+        plan = _Plan(spec, C.kubeconfig_path(spec.file), server_for(spec, cfg), user_for(spec, cfg))
         plan.text = fs.read_bytes(plan.path)
         if plan.text is not None:
             _check_existing(plan, ca, ca_path, now, fs)
@@ -211,7 +192,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
 
     algorithm = pki.encryption_algorithm(cfg)
     todo = [p for p in plans if p.action in ("created", "reissued")]
-    pool = pki.generate_keys(algorithm, sum(1 for p in todo if p.key is None))
+    pool = pkiutil.generate_keys(algorithm, sum(1 for p in todo if p.key is None))
     validity = pki.validity(cfg)
 
     results = []
@@ -220,14 +201,14 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
             if plan.key is None:
                 plan.key = pool.pop()
             orgs = list(plan.spec.organizations)
-            plan.cert = pki.issue_certificate(ca.cert, ca.key, plan.key, plan.user, orgs, ("client",),
-                                              validity_seconds=validity, now=now)
+            plan.cert = pkiutil.issue_certificate(ca.cert, ca.key, plan.key, plan.user, orgs, ("client",),
+                                                  validity_seconds=validity, now=now)
             plan.text = render_kubeconfig(plan.server, ca.cert_pem, plan.user,
-                                          pki.cert_to_pem(plan.cert), pki.key_to_pem(plan.key),
+                                          pkiutil.cert_to_pem(plan.cert), pkiutil.key_to_pem(plan.key),
                                           cluster_name=cluster_name).encode("utf-8")
         changed = writer.write(plan.path, plan.text, C.MODE_KUBECONFIG, secret=True)
         action = "external" if external else plan.action
-        result = {"name": plan.spec.name, "path": plan.path, "expires": pki.iso(pki.not_after(plan.cert)),
+        result = {"name": plan.spec.name, "path": plan.path, "expires": pkiutil.iso(pkiutil.not_after(plan.cert)),
                   "changed": bool(changed), "action": action}
         if plan.reason and plan.action == "reissued":
             result["reason"] = plan.reason
@@ -237,22 +218,13 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
     return results
 
 
-def _current_user(text) -> dict:
-    """The current context's `user` mapping of a kubeconfig that parse_kubeconfig accepted."""
-    doc = yaml.safe_load(text) or {}
-    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or [] if isinstance(c, dict)}
-    name = contexts.get(doc.get("current-context"), {}).get("user")
-    return next((u.get("user") or {} for u in doc.get("users") or []
-                 if isinstance(u, dict) and u.get("name") == name), {})
-
-
 def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     """Fill plan.reason (why it must be re-issued) / plan.warning from the file on disk."""
     info = parse_kubeconfig(plan.text.decode("utf-8", "replace"), plan.path)
     if fs is not None and info["client_cert_pem"] is None:
         # Like kubeadm: credentials in files (kubelet.conf after kubelet-finalize points at
         # /var/lib/kubelet/pki/kubelet-client-current.pem) are read from there.
-        user = _current_user(plan.text)
+        user = kubeconfigutil.select(kubeconfigutil.load(plan.text, plan.path, PKIError)).user
         if user.get("client-certificate") and user.get("client-key"):
             info["client_cert_pem"] = fs.read_bytes(user["client-certificate"])
             info["client_key_pem"] = fs.read_bytes(user["client-key"])
@@ -266,15 +238,15 @@ def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
         plan.reason = "it has no embedded client certificate and key"
         return
     try:
-        cert = pki.load_certificate(info["client_cert_pem"], plan.path + " client certificate")
-        key = pki.load_private_key(info["client_key_pem"], plan.path + " client key")
+        cert = pkiutil.load_certificate(info["client_cert_pem"], plan.path + " client certificate")
+        key = pkiutil.load_private_key(info["client_key_pem"], plan.path + " client key")
     except PKIError as exc:
         plan.reason = str(exc)
         return
     want = {"cn": plan.user, "organizations": list(plan.spec.organizations), "usages": ["client"], "dns": None}
-    plan.reason = pki.needs_regeneration(cert, key, ca.cert, want, now)
+    plan.reason = pkiutil.needs_regeneration(cert, key, ca.cert, want, now)
     plan.cert = cert
     if plan.reason is None:
         plan.action = "reused"
-    elif pki.check_pair(cert, key):
+    elif pkiutil.check_pair(cert, key):
         plan.key = key  # re-issue with the key already in the file

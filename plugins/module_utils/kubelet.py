@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubelet files kubeadm writes: config.yaml, kubeadm-flags.env, instance-config.yaml, the drop-in.
+"""Kubelet files kubeadm writes: config.yaml, kubeadm-flags.env, instance-config.yaml, the drop-in,
+and phase kubelet-finalize (kubelet.conf pointed at the rotated client certificate).
 
 Mirrors kubeadm's componentconfigs/kubelet.go (defaults over the user's
 KubeletConfiguration), phases/kubelet/flags.go (KUBELET_KUBEADM_ARGS) and
@@ -10,14 +11,13 @@ Starting the kubelet service is the roles' job, not this module's.
 """
 from __future__ import annotations
 
-import copy
 import json
 import socket
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import files, netutil, versions
-from ansible_collections.kubeboot.cluster.plugins.module_utils.manifests import (
-    arg_value, arguments_to_command, to_yaml)
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, files, kubeconfigutil, netutil, pki, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
+from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, to_yaml
 
 # What kubeadm's marshalled KubeletConfiguration holds besides the values it defaults:
 # the v1beta1 fields without omitempty, at their zero value (as a real config.yaml shows).
@@ -47,17 +47,6 @@ _ZERO_FIELDS = {
 }
 
 
-def _merge(base: dict, over: dict) -> dict:
-    """Deep merge: mappings merge recursively, anything else in `over` replaces."""
-    out = copy.deepcopy(base)
-    for key, value in (over or {}).items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
 def _fill(doc: dict, key: str, value) -> None:
     """Set doc[key] only when the user left it unset (kubeadm's 'if empty then default')."""
     if doc.get(key) in (None, "", []):
@@ -65,10 +54,8 @@ def _fill(doc: dict, key: str, value) -> None:
 
 
 def node_local_cri_socket(cfg) -> bool:
-    """NodeLocalCRISocket: alpha (off) 1.32-1.33, beta (on) 1.34-1.35, GA locked on from 1.36."""
-    if cfg.minor >= 36:
-        return True
-    return cfg.feature_enabled(C.FEATURE_NODE_LOCAL_CRI_SOCKET, cfg.minor >= 34)
+    """NodeLocalCRISocket (its stage and default per minor: versions.MINORS)."""
+    return cfg.feature_enabled(C.FEATURE_NODE_LOCAL_CRI_SOCKET)
 
 
 def cri_socket(cfg) -> str:
@@ -83,7 +70,7 @@ def kubelet_configuration(cfg, fs=None) -> dict:
     the real root).
     """
     fs = fs or files.HostFS("/")
-    doc = _merge(_ZERO_FIELDS, cfg.kubelet or {})
+    doc = deep_merge(_ZERO_FIELDS, cfg.kubelet or {})
     doc["apiVersion"] = C.KUBELET_API
     doc["kind"] = "KubeletConfiguration"
     net = cfg.cluster["networking"]
@@ -92,7 +79,7 @@ def kubelet_configuration(cfg, fs=None) -> dict:
         doc["clusterDNS"] = [netutil.nth_ip(net["serviceSubnet"], 10)]
     _fill(doc, "clusterDomain", net["dnsDomain"])
     authn = doc.setdefault("authentication", {})
-    _fill(authn.setdefault("x509", {}), "clientCAFile", cfg.cert_dir.rstrip("/") + "/ca.crt")
+    _fill(authn.setdefault("x509", {}), "clientCAFile", pki.cert_path(cfg, C.CA_BASE))
     if authn.setdefault("anonymous", {}).get("enabled") is None:
         authn["anonymous"]["enabled"] = False
     if authn.setdefault("webhook", {}).get("enabled") is None:
@@ -140,7 +127,7 @@ def kubelet_flags(cfg, hostname=None, register_taints: bool = False) -> list:
     args = {}
     if not node_local_cri_socket(cfg):
         args["container-runtime-endpoint"] = cri_socket(cfg)
-    if cfg.minor <= 34:
+    if versions.behaviour(cfg.minor).pause_image_flag:
         args["pod-infra-container-image"] = versions.images(cfg)["pause"]
     # kubeadm never writes --node-ip (phases/kubelet/flags.go buildKubeletArgsCommon): the kubelet
     # picks the node IP itself; users set it through nodeRegistration.kubeletExtraArgs.
@@ -206,3 +193,29 @@ def ensure_kubelet_files(cfg, fs, writer, hostname=None, register_taints: bool =
         changed = writer.write(path, content, C.MODE_KUBELET_FILE)
         results.append({"name": name, "path": path, "changed": changed})
     return results
+
+
+def kubelet_finalize(cfg, fs, writer) -> dict:
+    """kubelet-finalize/enable-client-cert-rotation: kubelet.conf user -> kubelet-client-current.pem."""
+    pem = C.KUBELET_CLIENT_CURRENT
+    path = f"{C.KUBERNETES_DIR}/{C.KUBELET_CONF}"
+    if not fs.exists(pem):
+        return {"changed": False, "skipped": f"{pem} does not exist (external CA or kubelet not bootstrapped)"}
+    text = fs.read_text(path)
+    if text is None:
+        return {"changed": False, "skipped": f"{path} does not exist"}
+    config = kubeconfigutil.load(text, path, errors.FileError)
+    entry = kubeconfigutil.select(config, strict=True).user_entry
+    if entry is None:
+        raise errors.FileError(f"{path}: current context {config.get('current-context', '')!r} has no user")
+    info = entry.get("user") or {}
+    entry["user"] = info
+    if (info.get("client-certificate") == pem and info.get("client-key") == pem
+            and not info.get("client-certificate-data") and not info.get("client-key-data")):
+        return {"changed": False, "path": path}
+    info.pop("client-certificate-data", None)
+    info.pop("client-key-data", None)
+    info["client-certificate"] = pem
+    info["client-key"] = pem
+    changed = writer.write(path, to_yaml(config), C.MODE_KUBECONFIG, secret=True)
+    return {"changed": changed, "path": path}

@@ -8,167 +8,36 @@ util/staticpod/utils.go: the Pod is built as a dict and serialised the way kubea
 sigs.k8s.io/yaml does it (keys sorted, `creationTimestamp: null` up to 1.33, `status: {}`,
 block lists, strings that would read as another type double-quoted).
 
-Per-minor behaviour (versions.md §4) keys on cfg.minor:
-- 1.34+: probes use the named container port `probe-port`.
-- 1.34/1.35: etcd 3.6 flags unless the etcd image tag is older than 3.6; 1.36+: always 3.6 flags.
-- 1.34+: no `creationTimestamp: null` in metadata (apimachinery omitzero, kubernetes#130989).
-- 1.36+: no flex-volume mount in kube-controller-manager.
-- user extraArgs keep their order (placed before the sorted defaults) from 1.36.0 and the
-  kubernetes#135400 backports (1.35.1+, 1.34.4+, 1.33.8+); older versions sort everything.
+Per-minor behaviour comes from the version table (versions.behaviour): the named probe
+port, etcd 3.6 flag names, `creationTimestamp: null`, the flex-volume mount, and the order
+of user extraArgs (arguments.arguments_to_command). Certificate paths come from pki.
 """
 from __future__ import annotations
 
-import functools
-
-import math
 import os
-import re
 
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki, staticpod, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
+from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
 
-# phase sub-name (kubeadm `init phase control-plane <name>` / `etcd local`) -> component
-PHASE_COMPONENTS = {
+# The component table: sub-phase name (kubeadm `init phase control-plane <name>`) -> component.
+CONTROL_PLANE_PHASES = {
     "apiserver": C.KUBE_APISERVER,
     "controller-manager": C.KUBE_CONTROLLER_MANAGER,
     "scheduler": C.KUBE_SCHEDULER,
-    "etcd": C.ETCD,
 }
+ETCD_PHASE = "local"  # kubeadm `init phase etcd local`
+# names ensure_manifests takes: the control-plane sub-phases and "etcd"
+PHASE_COMPONENTS = dict(CONTROL_PLANE_PHASES, etcd=C.ETCD)
 COMPONENTS = tuple(PHASE_COMPONENTS.values())
 
-_DIR_OR_CREATE = "DirectoryOrCreate"
-_FILE_OR_CREATE = "FileOrCreate"
 _CPU_REQUEST = {C.KUBE_APISERVER: "250m", C.KUBE_CONTROLLER_MANAGER: "200m",
                 C.KUBE_SCHEDULER: "100m", C.ETCD: "100m"}
 _ETCD_MEMORY_REQUEST = "100Mi"
 _VALID_AUTHZ_MODES = ("Node", "RBAC", "Webhook", "ABAC", "AlwaysAllow", "AlwaysDeny")
 _DEFAULT_AUTHZ_MODES = "Node,RBAC"
-
-
-# =============================================================================
-# YAML the way kubeadm writes it
-# =============================================================================
-@functools.lru_cache(maxsize=1)
-def _dumper():
-    """SafeDumper that quotes like go-yaml: double quotes for strings that read as another type.
-    Built on first use, so importing this file never needs PyYAML."""
-    class _Dumper(yaml.SafeDumper):
-        pass
-
-    _Dumper.add_representer(str, _represent_str)
-    return _Dumper
-
-
-def _represent_str(dumper, data):
-    style = None
-    if "\n" in data:
-        style = "|"
-    elif data == "" or dumper.resolve(yaml.ScalarNode, data, (True, False)) != "tag:yaml.org,2002:str":
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
-
-
-def to_yaml(obj) -> str:
-    """Serialise like sigs.k8s.io/yaml: sorted keys, block style, no line folding."""
-    return yaml.dump(obj, Dumper=_dumper(), default_flow_style=False, sort_keys=True,
-                     width=1 << 30, allow_unicode=True)
-
-
-# =============================================================================
-# arguments (kubeadm util/arguments.go ArgumentsToCommand)
-# =============================================================================
-def normalize_args(extra_args, field: str = "extraArgs") -> list:
-    """v1beta4 list of {name, value} (a v1beta3-style mapping is accepted too) -> [(name, value)]."""
-    if not extra_args:
-        return []
-    if isinstance(extra_args, dict):
-        return [(str(k), _arg_str(v)) for k, v in sorted(extra_args.items())]
-    out = []
-    for item in extra_args:
-        if not isinstance(item, dict) or not item.get("name"):
-            raise InvalidValue(field, item, "a list of {name: ..., value: ...} entries")
-        out.append((str(item["name"]), _arg_str(item.get("value", ""))))
-    return out
-
-
-def _arg_str(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return "" if value is None else str(value)
-
-
-def arg_value(extra_args, name: str):
-    """Value of the last `name` entry in extraArgs, or None (kubeadm GetArgValue(..., -1))."""
-    found = None
-    for key, value in normalize_args(extra_args):
-        if key == name:
-            found = value
-    return found
-
-
-# kubernetes#135400 ("do not sort extraArgs alpha-numerically") landed in 1.36.0 and was
-# cherry-picked to release-1.35 (#135853, shipped in v1.35.1 on 2026-02-10), release-1.34
-# (#135852) and release-1.33 (#135851). The 1.34/1.33 picks were approved together with the
-# 1.35 one, so they are taken to ship in the same 2026-02-10 patch releases (v1.34.4, v1.33.8);
-# those two patch numbers are inferred, not read from a changelog.
-_UNSORTED_OVERRIDES_SINCE = {33: 8, 34: 4, 35: 1, 36: 0}
-
-
-def overrides_keep_order(version) -> bool:
-    """Whether kubeadm `version` keeps user extraArgs in their given order (kubernetes#135400).
-
-    version: "vX.Y.Z" (exact, patch-aware) or an int minor (treated as that minor's .0).
-    """
-    if isinstance(version, int):
-        minor, patch = version, 0
-    else:
-        _major, minor, patch = versions.split(str(version))
-    if minor > max(_UNSORTED_OVERRIDES_SINCE):
-        return True
-    since = _UNSORTED_OVERRIDES_SINCE.get(minor)
-    return since is not None and patch >= since
-
-
-def arguments_to_command(defaults: dict, overrides, minor) -> list:
-    """Merge defaults with user overrides into `--name=value` flags (kubeadm ArgumentsToCommand).
-
-    Every default whose name appears in the overrides is dropped (all user
-    entries are kept, duplicates included). `minor` is the kubeadm version
-    ("vX.Y.Z", or an int minor). Before kubernetes#135400 the whole list is
-    sorted by (name, value); with it the user's entries keep their order and
-    come first, followed by the sorted defaults (see overrides_keep_order).
-    """
-    user = normalize_args(overrides)
-    names = {name for name, _unused in user}
-    base = sorted((k, v) for k, v in defaults.items() if k not in names)
-    if overrides_keep_order(minor):
-        merged = user + base
-    else:
-        merged = sorted(user + base)
-    return [f"--{name}={value}" for name, value in merged]
-
-
-# =============================================================================
-# small helpers
-# =============================================================================
-def _pki(cfg, name: str) -> str:
-    return cfg.cert_dir.rstrip("/") + "/" + name
-
-
-def _kubeconfig(name: str) -> str:
-    return C.KUBERNETES_DIR + "/" + name
-
-
-def _localhost(cfg) -> str:
-    return "::1" if netutil.is_ipv6(cfg.advertise_address) else "127.0.0.1"
-
-
-def _probe_address(addr) -> str:
-    """kubeadm getProbeAddress: an unspecified bind address means 'use the Pod IP' (empty host)."""
-    return "" if addr in ("0.0.0.0", "::") else addr
 
 
 def client_url(cfg) -> str:
@@ -181,58 +50,46 @@ def peer_url(cfg) -> str:
 
 def using_external_ca(cfg, fs) -> bool:
     """ca.crt present without ca.key: kubeadm's external-CA mode."""
-    return fs.exists(_pki(cfg, "ca.crt")) and not fs.exists(_pki(cfg, "ca.key"))
+    return fs.exists(pki.cert_path(cfg, C.CA_BASE)) and not fs.exists(pki.key_path(cfg, C.CA_BASE))
 
 
 def etcd_uses_36_flags(cfg) -> bool:
     """Whether the etcd command uses the etcd 3.6 names (kubernetes#132838, #133023, #135701)."""
-    if cfg.minor <= 33:
-        return False
-    if cfg.minor >= 36:
-        return True
+    flags = versions.behaviour(cfg.minor).etcd_flags
+    if flags != "image":
+        return flags == "3.6"
     tag = (cfg.cluster.get("etcd", {}).get("local") or {}).get("imageTag") or ""
-    match = re.match(r"v?(\d+)\.(\d+)", tag)
-    if match:
-        return (int(match.group(1)), int(match.group(2))) >= (3, 6)
-    return versions.etcd_is_36_or_newer(cfg.version)
-
-
-def _health_check_timeout(cfg) -> float:
-    timeouts = cfg.init.get("timeouts") or {}
-    return durations.parse_duration(
-        timeouts.get("controlPlaneComponentHealthCheck", C.DEFAULT_TIMEOUTS["controlPlaneComponentHealthCheck"]),
-        "timeouts.controlPlaneComponentHealthCheck")
+    return versions.tag_at_least(tag, (3, 6)) if tag else versions.etcd_is_36_or_newer(cfg.version)
 
 
 # =============================================================================
 # commands
 # =============================================================================
 def apiserver_command(cfg) -> list:
-    pki = functools.partial(_pki, cfg)
     net = cfg.cluster["networking"]
     args = {
         "advertise-address": cfg.advertise_address,
         "allow-privileged": "true",
-        "client-ca-file": pki("ca.crt"),
+        "client-ca-file": pki.cert_path(cfg, C.CA_BASE),
         "enable-admission-plugins": "NodeRestriction",
         "enable-bootstrap-token-auth": "true",
-        "kubelet-client-certificate": pki("apiserver-kubelet-client.crt"),
-        "kubelet-client-key": pki("apiserver-kubelet-client.key"),
+        "kubelet-client-certificate": pki.cert_path(cfg, C.APISERVER_KUBELET_CLIENT_BASE),
+        "kubelet-client-key": pki.key_path(cfg, C.APISERVER_KUBELET_CLIENT_BASE),
         "kubelet-preferred-address-types": "InternalIP,ExternalIP,Hostname",
-        "proxy-client-cert-file": pki("front-proxy-client.crt"),
-        "proxy-client-key-file": pki("front-proxy-client.key"),
+        "proxy-client-cert-file": pki.cert_path(cfg, C.FRONT_PROXY_CLIENT_BASE),
+        "proxy-client-key-file": pki.key_path(cfg, C.FRONT_PROXY_CLIENT_BASE),
         "requestheader-allowed-names": C.FRONT_PROXY_CLIENT_CN,
-        "requestheader-client-ca-file": pki("front-proxy-ca.crt"),
+        "requestheader-client-ca-file": pki.cert_path(cfg, C.FRONT_PROXY_CA_BASE),
         "requestheader-extra-headers-prefix": "X-Remote-Extra-",
         "requestheader-group-headers": "X-Remote-Group",
         "requestheader-username-headers": "X-Remote-User",
         "secure-port": str(cfg.bind_port),
         "service-account-issuer": "https://kubernetes.default.svc." + net["dnsDomain"],
-        "service-account-key-file": pki("sa.pub"),
-        "service-account-signing-key-file": pki("sa.key"),
+        "service-account-key-file": pki.public_key_path(cfg, C.SA_BASE),
+        "service-account-signing-key-file": pki.key_path(cfg, C.SA_BASE),
         "service-cluster-ip-range": net["serviceSubnet"],
-        "tls-cert-file": pki("apiserver.crt"),
-        "tls-private-key-file": pki("apiserver.key"),
+        "tls-cert-file": pki.cert_path(cfg, C.APISERVER_BASE),
+        "tls-private-key-file": pki.key_path(cfg, C.APISERVER_BASE),
     }
     etcd = cfg.cluster.get("etcd", {})
     external = etcd.get("external")
@@ -244,10 +101,10 @@ def apiserver_command(cfg) -> list:
             args["etcd-certfile"] = external["certFile"]
             args["etcd-keyfile"] = external["keyFile"]
     else:
-        args["etcd-servers"] = netutil.https_url(_localhost(cfg), C.ETCD_CLIENT_PORT)
-        args["etcd-cafile"] = pki("etcd/ca.crt")
-        args["etcd-certfile"] = pki("apiserver-etcd-client.crt")
-        args["etcd-keyfile"] = pki("apiserver-etcd-client.key")
+        args["etcd-servers"] = netutil.https_url(staticpod.localhost(cfg), C.ETCD_CLIENT_PORT)
+        args["etcd-cafile"] = pki.cert_path(cfg, C.ETCD_CA_BASE)
+        args["etcd-certfile"] = pki.cert_path(cfg, C.APISERVER_ETCD_CLIENT_BASE)
+        args["etcd-keyfile"] = pki.key_path(cfg, C.APISERVER_ETCD_CLIENT_BASE)
         advertised = arg_value((etcd.get("local") or {}).get("extraArgs"), "advertise-client-urls")
         if advertised is not None:
             args["etcd-servers"] = advertised
@@ -266,21 +123,21 @@ def _authz_modes(requested) -> str:
 
 
 def controller_manager_command(cfg, fs) -> list:
-    kubeconfig = _kubeconfig(C.CONTROLLER_MANAGER_CONF)
-    ca = _pki(cfg, "ca.crt")
+    kubeconfig = C.kubeconfig_path(C.CONTROLLER_MANAGER_CONF)
+    ca = pki.cert_path(cfg, C.CA_BASE)
     args = {
         "authentication-kubeconfig": kubeconfig,
         "authorization-kubeconfig": kubeconfig,
         "bind-address": "127.0.0.1",
         "client-ca-file": ca,
         "cluster-signing-cert-file": ca,
-        "cluster-signing-key-file": _pki(cfg, "ca.key"),
+        "cluster-signing-key-file": pki.key_path(cfg, C.CA_BASE),
         "controllers": "*,bootstrapsigner,tokencleaner",
         "kubeconfig": kubeconfig,
         "leader-elect": "true",
-        "requestheader-client-ca-file": _pki(cfg, "front-proxy-ca.crt"),
+        "requestheader-client-ca-file": pki.cert_path(cfg, C.FRONT_PROXY_CA_BASE),
         "root-ca-file": ca,
-        "service-account-private-key-file": _pki(cfg, "sa.key"),
+        "service-account-private-key-file": pki.key_path(cfg, C.SA_BASE),
         "use-service-account-credentials": "true",
     }
     if using_external_ca(cfg, fs):
@@ -299,7 +156,7 @@ def controller_manager_command(cfg, fs) -> list:
 
 
 def scheduler_command(cfg) -> list:
-    kubeconfig = _kubeconfig(C.SCHEDULER_CONF)
+    kubeconfig = C.kubeconfig_path(C.SCHEDULER_CONF)
     args = {
         "authentication-kubeconfig": kubeconfig,
         "authorization-kubeconfig": kubeconfig,
@@ -332,25 +189,24 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
     --initial-cluster-state=existing unless initial_cluster_state says otherwise.
     """
     local = cfg.cluster.get("etcd", {}).get("local") or {}
-    localhost = _localhost(cfg)
-    pki = functools.partial(_pki, cfg)
+    localhost = staticpod.localhost(cfg)
     args = {
         "advertise-client-urls": client_url(cfg),
-        "cert-file": pki("etcd/server.crt"),
+        "cert-file": pki.cert_path(cfg, C.ETCD_SERVER_BASE),
         "client-cert-auth": "true",
         "data-dir": local.get("dataDir") or C.ETCD_DATA_DIR,
         "initial-advertise-peer-urls": peer_url(cfg),
-        "key-file": pki("etcd/server.key"),
+        "key-file": pki.key_path(cfg, C.ETCD_SERVER_BASE),
         "listen-client-urls": netutil.https_url(localhost, C.ETCD_CLIENT_PORT) + "," + client_url(cfg),
         "listen-metrics-urls": "http://" + netutil.join_host_port(localhost, C.ETCD_METRICS_PORT),
         "listen-peer-urls": peer_url(cfg),
         "name": cfg.node_name,
-        "peer-cert-file": pki("etcd/peer.crt"),
+        "peer-cert-file": pki.cert_path(cfg, C.ETCD_PEER_BASE),
         "peer-client-cert-auth": "true",
-        "peer-key-file": pki("etcd/peer.key"),
-        "peer-trusted-ca-file": pki("etcd/ca.crt"),
+        "peer-key-file": pki.key_path(cfg, C.ETCD_PEER_BASE),
+        "peer-trusted-ca-file": pki.cert_path(cfg, C.ETCD_CA_BASE),
         "snapshot-count": C.ETCD_SNAPSHOT_COUNT,
-        "trusted-ca-file": pki("etcd/ca.crt"),
+        "trusted-ca-file": pki.cert_path(cfg, C.ETCD_CA_BASE),
     }
     if etcd_uses_36_flags(cfg):
         args["feature-gates"] = C.ETCD_INITIAL_CORRUPT_CHECK_GATE + "=true"
@@ -366,81 +222,6 @@ def etcd_command(cfg, initial_cluster=None, initial_cluster_state=None) -> list:
         if initial_cluster_state:
             args["initial-cluster-state"] = initial_cluster_state
     return [C.ETCD] + arguments_to_command(args, local.get("extraArgs"), cfg.version)
-
-
-# =============================================================================
-# probes, env, volumes
-# =============================================================================
-def _http_get(host, path, port, scheme) -> dict:
-    action = {"path": path, "port": port, "scheme": scheme}
-    if host:
-        action["host"] = host
-    return action
-
-
-def _probes(cfg, host, port, scheme, live, ready, start) -> tuple:
-    """(container fields, ports) for the component's probes (kubeadm staticpod LivenessProbe & co)."""
-    named = cfg.minor >= 34
-    target = C.PROBE_PORT_NAME if named else port
-    fields = {}
-    if live:
-        fields["livenessProbe"] = {"failureThreshold": 8, "httpGet": _http_get(host, live, target, scheme),
-                                   "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 15}
-    if ready:
-        fields["readinessProbe"] = {"failureThreshold": 3, "httpGet": _http_get(host, ready, target, scheme),
-                                    "periodSeconds": 1, "timeoutSeconds": 15}
-    if start:
-        period = 10
-        fields["startupProbe"] = {
-            "failureThreshold": int(math.ceil(_health_check_timeout(cfg) / period)),
-            "httpGet": _http_get(host, start, target, scheme),
-            "initialDelaySeconds": 10, "periodSeconds": period, "timeoutSeconds": 15}
-    if named:
-        fields["ports"] = [{"containerPort": port, "name": C.PROBE_PORT_NAME, "protocol": "TCP"}]
-    return fields
-
-
-def proxy_env(environ=None) -> list:
-    """Host variables ending in _proxy (any case) with a value (kubeadm GetProxyEnvVars)."""
-    environ = os.environ if environ is None else environ
-    return [{"name": k, "value": v} for k, v in environ.items() if k.lower().endswith("_proxy") and v]
-
-
-def merge_env(*lists) -> list:
-    """Later entries win by name; result sorted by name (kubeadm MergeKubeadmEnvVars, 1.32+)."""
-    merged = {}
-    for entries in lists:
-        for entry in entries or []:
-            if not isinstance(entry, dict) or not entry.get("name"):
-                raise InvalidValue("extraEnvs", entry, "a list of {name: ..., value: ...} entries")
-            merged[entry["name"]] = dict(entry)
-    return [merged[name] for name in sorted(merged)]
-
-
-def _volume_name(path: str) -> str:
-    return path.strip("/").replace("/", "-")
-
-
-class _Mounts:
-    """name -> (volume, mount); a later entry with the same name replaces the earlier one."""
-
-    def __init__(self):
-        self.items = {}
-
-    def add(self, name, host_path, mount_path, read_only, path_type):
-        volume = {"hostPath": {"path": host_path}, "name": name}
-        if path_type is not None:
-            volume["hostPath"]["type"] = path_type
-        mount = {"mountPath": mount_path, "name": name}
-        if read_only:
-            mount["readOnly"] = True
-        self.items[name] = (volume, mount)
-
-    def volumes(self) -> list:
-        return [self.items[n][0] for n in sorted(self.items)]
-
-    def mounts(self) -> list:
-        return [self.items[n][1] for n in sorted(self.items)]
 
 
 def _extra_ca_dirs(fs) -> list:
@@ -469,26 +250,26 @@ def _etcd_cert_dirs(cfg) -> list:
     return sorted(dirs)
 
 
-def _control_plane_mounts(component: str, cfg, fs) -> _Mounts:
-    mounts = _Mounts()
+def _control_plane_mounts(component: str, cfg, fs) -> staticpod.Mounts:
+    mounts = staticpod.Mounts()
     if component in (C.KUBE_APISERVER, C.KUBE_CONTROLLER_MANAGER):
-        mounts.add("k8s-certs", cfg.cert_dir, cfg.cert_dir, True, _DIR_OR_CREATE)
-        mounts.add("ca-certs", C.CA_CERTS_DIR, C.CA_CERTS_DIR, True, _DIR_OR_CREATE)
+        mounts.add("k8s-certs", cfg.cert_dir, cfg.cert_dir, True, staticpod.DIR_OR_CREATE)
+        mounts.add("ca-certs", C.CA_CERTS_DIR, C.CA_CERTS_DIR, True, staticpod.DIR_OR_CREATE)
         for path in _extra_ca_dirs(fs):
-            mounts.add(_volume_name(path), path, path, True, _DIR_OR_CREATE)
+            mounts.add(staticpod.volume_name(path), path, path, True, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_APISERVER and not cfg.local_etcd:
         for index, directory in enumerate(_etcd_cert_dirs(cfg)):
-            mounts.add(f"etcd-certs-{index}", directory, directory, True, _DIR_OR_CREATE)
+            mounts.add(f"etcd-certs-{index}", directory, directory, True, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_CONTROLLER_MANAGER:
-        conf = _kubeconfig(C.CONTROLLER_MANAGER_CONF)
-        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
-        if cfg.minor <= 35:
+        conf = C.kubeconfig_path(C.CONTROLLER_MANAGER_CONF)
+        mounts.add("kubeconfig", conf, conf, True, staticpod.FILE_OR_CREATE)
+        if versions.behaviour(cfg.minor).flex_volume_mount:
             flex = arg_value(cfg.cluster["controllerManager"].get("extraArgs"),
                              "flex-volume-plugin-dir") or C.FLEXVOLUME_DIR
-            mounts.add("flexvolume-dir", flex, flex, False, _DIR_OR_CREATE)
+            mounts.add("flexvolume-dir", flex, flex, False, staticpod.DIR_OR_CREATE)
     if component == C.KUBE_SCHEDULER:
-        conf = _kubeconfig(C.SCHEDULER_CONF)
-        mounts.add("kubeconfig", conf, conf, True, _FILE_OR_CREATE)
+        conf = C.kubeconfig_path(C.SCHEDULER_CONF)
+        mounts.add("kubeconfig", conf, conf, True, staticpod.FILE_OR_CREATE)
     for extra in _section(cfg, component).get("extraVolumes") or []:
         if not isinstance(extra, dict) or not extra.get("name") or not extra.get("hostPath") \
                 or not extra.get("mountPath"):
@@ -504,34 +285,6 @@ def _section(cfg, component: str) -> dict:
     return cfg.cluster.get(key) or {}
 
 
-# =============================================================================
-# Pods
-# =============================================================================
-def _pod(component: str, container: dict, volumes: list, annotations=None, minor: int = 34) -> dict:
-    metadata = {"labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
-                "name": component, "namespace": C.KUBE_SYSTEM}
-    if minor <= 33:
-        # apimachinery omits a zero creationTimestamp from 1.34 on (kubernetes#130989,
-        # CHANGELOG-1.34 alpha.1); kubeadm 1.33 still writes `creationTimestamp: null`.
-        metadata["creationTimestamp"] = None
-    if annotations:
-        metadata["annotations"] = annotations
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": metadata,
-        "spec": {
-            "containers": [container],
-            "hostNetwork": True,
-            "priority": C.STATIC_POD_PRIORITY,
-            "priorityClassName": C.STATIC_POD_PRIORITY_CLASS,
-            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-            "volumes": volumes,
-        },
-        "status": {},
-    }
-
-
 def static_pod(component: str, cfg, fs, environ=None) -> dict:
     """The Pod object kubeadm writes for `component` (one of COMPONENTS)."""
     images = versions.images(cfg)
@@ -543,17 +296,17 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
     annotations = None
     if component == C.KUBE_APISERVER:
         command = apiserver_command(cfg)
-        host = _probe_address(cfg.advertise_address) if cfg.advertise_address else "127.0.0.1"
-        probes = _probes(cfg, host, cfg.bind_port, "HTTPS", "/livez", "/readyz", "/livez")
+        host = staticpod.probe_address(cfg.advertise_address) if cfg.advertise_address else "127.0.0.1"
+        probes = staticpod.probes(cfg, host, cfg.bind_port, "HTTPS", "/livez", "/readyz", "/livez")
         annotations = {C.APISERVER_ENDPOINT_ANNOTATION: netutil.join_host_port(cfg.advertise_address, cfg.bind_port)}
     elif component == C.KUBE_CONTROLLER_MANAGER:
         command = controller_manager_command(cfg, fs)
-        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
-        probes = _probes(cfg, host, C.CONTROLLER_MANAGER_PORT, "HTTPS", "/healthz", None, "/healthz")
+        host = staticpod.probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = staticpod.probes(cfg, host, C.CONTROLLER_MANAGER_PORT, "HTTPS", "/healthz", None, "/healthz")
     else:
         command = scheduler_command(cfg)
-        host = _probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
-        probes = _probes(cfg, host, C.SCHEDULER_PORT, "HTTPS", "/livez", "/readyz", "/livez")
+        host = staticpod.probe_address(arg_value(section.get("extraArgs"), "bind-address") or "127.0.0.1")
+        probes = staticpod.probes(cfg, host, C.SCHEDULER_PORT, "HTTPS", "/livez", "/readyz", "/livez")
     mounts = _control_plane_mounts(component, cfg, fs)
     container = {
         "command": command,
@@ -564,15 +317,15 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
         "volumeMounts": mounts.mounts(),
     }
     container.update(probes)
-    env = merge_env(proxy_env(environ), section.get("extraEnvs"))
+    env = staticpod.merge_env(staticpod.proxy_env(environ), section.get("extraEnvs"))
     if env:
         container["env"] = env
-    return _pod(component, container, mounts.volumes(), annotations, cfg.minor)
+    return staticpod.pod(component, container, mounts.volumes(), annotations, cfg.minor)
 
 
 def _etcd_probe_endpoint(cfg) -> tuple:
     """(host, port, scheme) from the first listen-metrics-urls extraArg (kubeadm GetEtcdProbeEndpoint)."""
-    localhost = _localhost(cfg)
+    localhost = staticpod.localhost(cfg)
     local = cfg.cluster.get("etcd", {}).get("local") or {}
     value = arg_value(local.get("extraArgs"), "listen-metrics-urls")
     if value is None:
@@ -592,7 +345,7 @@ def _etcd_pod(cfg, images) -> dict:
         raise InvalidValue("etcd", "external", "no local etcd manifest is written for an external etcd")
     local = cfg.cluster["etcd"].get("local") or {}
     data_dir = local.get("dataDir") or C.ETCD_DATA_DIR
-    certs_dir = _pki(cfg, "etcd")
+    certs_dir = pki.subdir(cfg, C.ETCD_PKI_SUBDIR)
     host, port, scheme = _etcd_probe_endpoint(cfg)
     container = {
         "command": etcd_command(cfg),
@@ -604,13 +357,13 @@ def _etcd_pod(cfg, images) -> dict:
         "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
                          {"mountPath": certs_dir, "name": "etcd-certs"}],
     }
-    container.update(_probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
-    env = merge_env(local.get("extraEnvs"))
+    container.update(staticpod.probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
+    env = staticpod.merge_env(local.get("extraEnvs"))
     if env:
         container["env"] = env
-    volumes = [{"hostPath": {"path": certs_dir, "type": _DIR_OR_CREATE}, "name": "etcd-certs"},
-               {"hostPath": {"path": data_dir, "type": _DIR_OR_CREATE}, "name": "etcd-data"}]
-    return _pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
+    volumes = [{"hostPath": {"path": certs_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-certs"},
+               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-data"}]
+    return staticpod.pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 
 def render_static_pod(component: str, cfg, fs, environ=None) -> str:
@@ -620,10 +373,6 @@ def render_static_pod(component: str, cfg, fs, environ=None) -> str:
     containers (default os.environ, as kubeadm reads its own environment).
     """
     return to_yaml(static_pod(component, cfg, fs, environ))
-
-
-def manifest_path(component: str) -> str:
-    return f"{C.MANIFESTS_DIR}/{component}.yaml"
 
 
 def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
@@ -646,7 +395,7 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
         return results
     writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     for component in components:
-        path = manifest_path(component)
+        path = C.manifest_path(component)
         content = render_static_pod(component, cfg, fs, environ)
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})

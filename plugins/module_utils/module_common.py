@@ -4,14 +4,21 @@
 """Plumbing shared by the module shells (the only module_utils file that handles an AnsibleModule)."""
 from __future__ import annotations
 
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import fail_if_missing
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 
 
-def run_phase_module(module, run) -> None:
-    """Shared body of the phase modules (kubeadm_init, kubeadm_join): call
-    run(params, check_mode), turn KubebootError into fail_json, diff only with --diff,
-    warnings through module.warn, then exit_json."""
+def new_module(name: str, **kwargs) -> AnsibleModule:
+    """The AnsibleModule of a kubeboot module: its argument spec from the option table, check mode."""
+    return AnsibleModule(argument_spec=options.argument_spec(name), supports_check_mode=True, **kwargs)
+
+
+def run_module(module, run) -> None:
+    """Shared body of the modules: call run(params, check_mode), turn KubebootError into
+    fail_json, diff only with --diff, warnings through module.warn, then exit_json."""
     fail_if_missing(module)
     try:
         result = run(dict(module.params), check_mode=module.check_mode)

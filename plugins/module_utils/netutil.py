@@ -9,7 +9,8 @@ import ipaddress
 import socket
 import struct
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError, InvalidValue
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
 
 def parse_cidrs(value: str, field: str) -> list:
@@ -78,14 +79,14 @@ def default_route_address() -> str:
     """IPv4 address of the interface holding the default route (kubeadm's choice for 0.0.0.0)."""
     iface = None
     try:
-        with open("/proc/net/route", encoding="ascii") as handle:
-            for line in handle.readlines()[1:]:
-                fields = line.split()
-                if len(fields) > 3 and fields[1] == "00000000" and int(fields[3], 16) & 2:
-                    iface = fields[0]
-                    break
-    except OSError:
-        iface = None
+        table = NODE.read_text("/proc/net/route") or ""
+    except FileError:
+        table = ""
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 3 and fields[1] == "00000000" and int(fields[3], 16) & 2:
+            iface = fields[0]
+            break
     if iface:
         address = _interface_ipv4(iface)
         if address:

@@ -8,13 +8,15 @@ own component, or a manifest we wrote, is not an error on a rerun (idempotence).
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import socket
 from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import PreflightError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError, PreflightError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
 ERROR = "error"
 WARNING = "warning"
@@ -49,11 +51,18 @@ def check_num_cpu(minimum: int = 2) -> Check:
     return Check("NumCPU", ERROR, msg)
 
 
+def _live(path: str):
+    """A kernel interface of the running machine (/proc is the host's, never under rootfs)."""
+    try:
+        return NODE.read_text(path)
+    except (FileError, UnicodeDecodeError):
+        return None
+
+
 def check_memory(minimum_mb: int = 1700) -> Check:
     try:
-        with open("/proc/meminfo", encoding="ascii") as handle:
-            total_kb = int(handle.readline().split()[1])
-    except (OSError, ValueError, IndexError):
+        total_kb = int((_live("/proc/meminfo") or "").splitlines()[0].split()[1])
+    except (ValueError, IndexError):
         return Check("Mem", ERROR, "")
     total_mb = total_kb // 1024
     msg = "" if total_mb >= minimum_mb else f"the system RAM ({total_mb} MB) is less than the minimum {minimum_mb} MB"
@@ -103,21 +112,14 @@ def check_executable(name: str, fs, severity: str = ERROR) -> Check:
 
 def check_file_content(path: str, wanted: str) -> Check:
     """Reads the live kernel setting (not under rootfs: /proc is the host's)."""
-    try:
-        with open(path, encoding="ascii") as handle:
-            value = handle.read().strip()
-    except OSError:
-        value = None
+    value = _live(path)
+    value = value.strip() if value is not None else None
     msg = "" if value == wanted else f"{path} contents are not set to {wanted}"
     return Check(path_check_name("FileContent-", path), ERROR, msg)
 
 
 def check_swap() -> Check:
-    try:
-        with open("/proc/swaps", encoding="ascii") as handle:
-            active = len(handle.readlines()) > 1
-    except OSError:
-        active = False
+    active = len((_live("/proc/swaps") or "").splitlines()) > 1
     return Check("Swap", WARNING, "swap is supported for cgroup v2 only; the kubelet must be properly "
                  "configured to use swap" if active else "")
 
@@ -170,7 +172,6 @@ def check_firewalld() -> Check:
 
 def check_http_proxy_cidr(cidr: str) -> Check:
     """HTTPProxyCIDR (warning): traffic to a cluster range must not go through an HTTP proxy."""
-    import ipaddress
     proxy = os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy")
     if not cidr or not proxy:
         return Check("HTTPProxyCIDR", WARNING, "")
@@ -194,7 +195,7 @@ def live_host(fs) -> bool:
 
 def init_checks(cfg, fs) -> list:
     """The checks `kubeadm init` runs for cfg on this host (kubeadm-artifacts.md §11)."""
-    manifests = {c: f"{C.MANIFESTS_DIR}/{c}.yaml" for c in (*C.CONTROL_PLANE_COMPONENTS, C.ETCD)}
+    manifests = {c: C.manifest_path(c) for c in (*C.CONTROL_PLANE_COMPONENTS, C.ETCD)}
     ours = {c: fs.exists(p) for c, p in manifests.items()}
     checks = [check_privileged(fs)]
     if live_host(fs):
@@ -225,7 +226,7 @@ def common_checks(fs, cri_socket: str = C.DEFAULT_CRI_SOCKET) -> list:
     """The checks init and join share."""
     checks = []
     if live_host(fs):
-        kubelet_ours = fs.exists(f"{C.KUBERNETES_DIR}/{C.KUBELET_CONF}")
+        kubelet_ours = fs.exists(C.kubeconfig_path(C.KUBELET_CONF))
         checks += [check_cri(cri_socket), check_swap(), check_port(C.KUBELET_PORT, kubelet_ours)]
     checks.append(check_kubelet_service(fs))
     for name in ("cp", "losetup", "mount"):

@@ -14,6 +14,7 @@ Two modes:
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import time
 
@@ -28,10 +29,10 @@ except ImportError:  # pragma: no cover
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfig, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfig, kubeconfigutil, pkiutil, poll
 
-KUBELET_CONF = f"{C.KUBERNETES_DIR}/{C.KUBELET_CONF}"
-BOOTSTRAP_CONF = f"{C.KUBERNETES_DIR}/{C.BOOTSTRAP_KUBELET_CONF}"
+KUBELET_CONF = C.kubeconfig_path(C.KUBELET_CONF)
+BOOTSTRAP_CONF = C.kubeconfig_path(C.BOOTSTRAP_KUBELET_CONF)
 KUBELET_CLUSTER = "default-cluster"
 KUBELET_USER = "default-auth"
 KUBELET_CONTEXT = "default-context"
@@ -76,53 +77,23 @@ def existing_kubelet_identity(fs, ca_pem, server: str = ""):
     text = fs.read_text(KUBELET_CONF)
     if not text:
         return None
-    try:
-        doc = yaml.safe_load(text)
-        contexts = {c["name"]: c.get("context") or {} for c in doc.get("contexts") or []}
-        clusters = {c["name"]: c.get("cluster") or {} for c in doc.get("clusters") or []}
-        users = {u["name"]: u.get("user") or {} for u in doc.get("users") or []}
-        context = contexts[doc.get("current-context")]
-        cluster, user = clusters[context["cluster"]], users[context["user"]]
-    except (yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return None
-    if server and cluster.get("server") != server:
-        return None
     try:  # an unusable kubelet.conf means "not joined yet", never a traceback
-        if user.get("client-certificate-data"):
-            cert_pem = base64.b64decode(user["client-certificate-data"])
-            key_pem = base64.b64decode(user.get("client-key-data") or "")
-        else:
-            cert_pem = _read_host(fs, user.get("client-certificate"))
-            key_pem = _read_host(fs, user.get("client-key"))
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        key = serialization.load_pem_private_key(key_pem, None)
-        cas = pki.load_certificates(ca_pem)
-    except (ValueError, TypeError):
+        chosen = kubeconfigutil.select(kubeconfigutil.load(text, KUBELET_CONF), strict=True)
+        if chosen.context is None or (server and chosen.cluster.get("server") != server):
+            return None
+        user = chosen.user
+        cert_pem = kubeconfigutil.material(user, "client-certificate-data", "client-certificate", fs)
+        key_pem = kubeconfigutil.material(user, "client-key-data", "client-key", fs)
+        cert = x509.load_pem_x509_certificate(cert_pem or b"")
+        key = serialization.load_pem_private_key(key_pem or b"", None)
+        cas = pkiutil.load_certificates(ca_pem)
+    except (errors.KubebootError, ValueError, TypeError):
         return None
-    if not pki.check_pair(cert, key) or not any(pki.signed_by(cert, ca) for ca in cas):
+    if not pkiutil.check_pair(cert, key) or not any(pkiutil.signed_by(cert, ca) for ca in cas):
         return None
-    if _expired(cert):
+    if pkiutil.not_after(cert) <= datetime.datetime.now(datetime.timezone.utc):
         return None
     return cert
-
-
-def _read_host(fs, host_path) -> bytes:
-    """File content, following symlinks whose absolute targets are host paths (under rootfs)."""
-    import os
-    if not host_path or not host_path.startswith("/"):
-        return b""
-    for _unused in range(8):
-        real = fs.path(host_path)
-        if not os.path.islink(real):
-            break
-        target = os.readlink(real)
-        host_path = target if target.startswith("/") else os.path.join(os.path.dirname(host_path), target)
-    return fs.read_bytes(host_path) or b""
-
-
-def _expired(cert) -> bool:
-    import datetime
-    return pki.not_after(cert) <= datetime.datetime.now(datetime.timezone.utc)
 
 
 # --- CSR (module mode) ------------------------------------------------------------------------
@@ -164,49 +135,41 @@ def _condition(csr: dict, kind: str):
     return None
 
 
-def request_certificate(client, node_name: str, timeout: float, interval: float = 1.0,
+def request_certificate(api, node_name: str, timeout: float, interval: float = 1.0,
                         key_algorithm: str = CSR_KEY_ALGORITHM, sleep=time.sleep, clock=time.monotonic):
-    """Create the CSR with the bootstrap credentials and wait for the signed certificate.
-
-    Returns (cert_pem, key_pem, csr_name). Raises TLSBootstrapError on denial/failure/timeout.
-    """
-    key = pki.generate_key(key_algorithm)
-    csr_pem = make_csr(node_name, key)
-    obj = csr_object(node_name, csr_pem, key)
+    """Create the CSR with the bootstrap credentials (`api`: an apiwriter.ApiWriter) and wait for the
+    signed certificate. Returns (cert_pem, key_pem, csr_name); in check mode the CSR is only planned
+    and cert_pem is None. Raises TLSBootstrapError on denial/failure/timeout."""
+    key = pkiutil.generate_key(key_algorithm)
+    obj = csr_object(node_name, make_csr(node_name, key), key)
     name = obj["metadata"]["name"]
     try:
-        client.create(obj)
+        api.put(obj)
     except errors.APIError as exc:
         raise TLSBootstrapError(f"TLS bootstrap: cannot create the CertificateSigningRequest {name} with the "
                                 f"bootstrap token: {exc}") from None
-    deadline = clock() + timeout
-    while True:
-        try:
-            live = client.get("CertificateSigningRequest", name)
-        except errors.APIError as exc:
-            live, last = None, exc
-        if live is not None:
-            denied = _condition(live, "Denied")
-            failed = _condition(live, "Failed")
-            if denied or failed:
-                cond = denied or failed
-                raise TLSBootstrapError(
-                    f"TLS bootstrap: the CertificateSigningRequest {name} for system:node:{node_name} was "
-                    f"{'denied' if denied else 'marked failed'} ({cond.get('reason', '')}: "
-                    f"{cond.get('message', '')}); nothing was written")
-            cert_b64 = (live.get("status") or {}).get("certificate")
-            if cert_b64 and _condition(live, "Approved"):
-                cert_pem = _issued_certificate(cert_b64, key, name)
-                return cert_pem, pki.key_to_pem(key), name
-            last = None
-        if clock() >= deadline:
-            detail = (f" (last error: {last})" if last else
-                      " (not approved/signed: is the csrapprover running and "
-                      "kubeadm:node-autoapprove-bootstrap bound?)")
-            raise TLSBootstrapError(f"TLS bootstrap: timed out after {timeout:g}s waiting for the "
-                                    f"CertificateSigningRequest {name} to be approved and signed{detail}; "
-                                    "nothing was written")
-        sleep(interval)
+    if api.check_mode:
+        return None, pkiutil.key_to_pem(key), name
+
+    def signed():
+        live = api.client.get("CertificateSigningRequest", name)
+        cond = _condition(live, "Denied") or _condition(live, "Failed")
+        if cond:
+            raise TLSBootstrapError(
+                f"TLS bootstrap: the CertificateSigningRequest {name} for system:node:{node_name} was "
+                f"{'denied' if cond.get('type') == 'Denied' else 'marked failed'} ({cond.get('reason', '')}: "
+                f"{cond.get('message', '')}); nothing was written")
+        cert_b64 = (live.get("status") or {}).get("certificate")
+        return _issued_certificate(cert_b64, key, name) if cert_b64 and _condition(live, "Approved") else None
+
+    def timed_out(last):
+        detail = (f" (last error: {last})" if last else
+                  " (not approved/signed: is the csrapprover running and kubeadm:node-autoapprove-bootstrap bound?)")
+        return TLSBootstrapError(f"TLS bootstrap: timed out after {timeout:g}s waiting for the "
+                                 f"CertificateSigningRequest {name} to be approved and signed{detail}; "
+                                 "nothing was written")
+    cert_pem = poll.wait_for(signed, timeout, interval, on_timeout=timed_out, sleep=sleep, clock=clock)
+    return cert_pem, pkiutil.key_to_pem(key), name
 
 
 def _issued_certificate(cert_b64, key, name: str) -> bytes:
@@ -217,7 +180,7 @@ def _issued_certificate(cert_b64, key, name: str) -> bytes:
     except (ValueError, TypeError):
         raise TLSBootstrapError(f"TLS bootstrap: the CertificateSigningRequest {name} holds no readable PEM "
                                 "certificate; nothing was written") from None
-    if not pki.check_pair(cert, key):
+    if not pkiutil.check_pair(cert, key):
         raise TLSBootstrapError(f"TLS bootstrap: the certificate issued for CertificateSigningRequest {name} "
                                 "is not for this node's key; nothing was written")
     return cert_pem
@@ -245,16 +208,12 @@ def write_kubelet_identity(writer, cert_pem: bytes, key_pem: bytes, server: str,
 
 def wait_for_kubelet_conf(fs, ca_pem, timeout: float, interval: float = 1.0, sleep=time.sleep,
                           clock=time.monotonic):
-    deadline = clock() + timeout
-    while True:
-        cert = existing_kubelet_identity(fs, ca_pem)
-        if cert is not None:
-            return cert
-        if clock() >= deadline:
-            raise TLSBootstrapError(
-                f"TLS bootstrap: {KUBELET_CONF} did not appear within {timeout:g}s. Is the kubelet running "
-                f"(systemctl status kubelet; journalctl -u kubelet)? It reads {BOOTSTRAP_CONF}.")
-        sleep(interval)
+    def timed_out(_last):
+        return TLSBootstrapError(
+            f"TLS bootstrap: {KUBELET_CONF} did not appear within {timeout:g}s. Is the kubelet running "
+            f"(systemctl status kubelet; journalctl -u kubelet)? It reads {BOOTSTRAP_CONF}.")
+    return poll.wait_for(lambda: existing_kubelet_identity(fs, ca_pem), timeout, interval,
+                         on_timeout=timed_out, sleep=sleep, clock=clock)
 
 
 def check_node_name_free(client, node_name: str) -> None:

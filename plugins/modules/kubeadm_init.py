@@ -217,49 +217,31 @@ changed_files:
   returned: always
   type: list
   elements: str
+changed_objects:
+  description:
+    - API objects that were (or in check mode would be) created, changed or deleted, as C(Kind/namespace/name)
+      (C(Kind/name) for cluster-scoped ones).
+    - In check mode a token the run would generate appears under a random id the real run does not reuse.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ConfigMap/kube-system/kubeadm-config", "ClusterRoleBinding/kubeadm:get-nodes", "Node/cp1"]
+notes:
+  description: What the plan could not know, such as no API server answering in check mode (then the
+    API phases report what they would create from the configuration alone). Also returned as warnings.
+  returned: always
+  type: list
+  elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_phase_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.init import run_init
 
 
-def argument_spec() -> dict:
-    return dict(
-        kubernetes_version=dict(type="str"),
-        image_repository=dict(type="str"),
-        apiserver_advertise_address=dict(type="str"),
-        apiserver_bind_port=dict(type="int"),
-        apiserver_cert_extra_sans=dict(type="list", elements="str"),
-        cert_dir=dict(type="str"),
-        config=dict(type="path"),
-        control_plane_endpoint=dict(type="str"),
-        cri_socket=dict(type="str"),
-        dry_run=dict(type="bool"),
-        feature_gates=dict(type="raw"),
-        ignore_preflight_errors=dict(type="list", elements="str"),
-        node_name=dict(type="str"),
-        pod_network_cidr=dict(type="str"),
-        service_cidr=dict(type="str"),
-        service_dns_domain=dict(type="str"),
-        skip_phases=dict(type="list", elements="str"),
-        skip_token_print=dict(type="bool", default=False),
-        token=dict(type="str", no_log=True),
-        token_ttl=dict(type="str", no_log=False),
-        upload_certs=dict(type="bool", default=False),
-        certificate_key=dict(type="str", no_log=True),
-        encryption_algorithm=dict(type="str",
-                                  choices=["RSA-2048", "RSA-3072", "RSA-4096", "ECDSA-P256", "ECDSA-P384"]),
-        certificate_validity_period=dict(type="str"),
-        ca_certificate_validity_period=dict(type="str"),
-        rootfs=dict(type="path", default="/"),
-    )
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    run_phase_module(module, run_init)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.INIT), run_init)
 
 
 if __name__ == "__main__":

@@ -236,49 +236,34 @@ changed_files:
   returned: success
   type: list
   elements: str
+changed_objects:
+  description:
+    - What was (or in check mode would be) changed in the cluster - API objects as C(Kind/namespace/name)
+      (the CSR of O(tls_bootstrap_mode=module), the Node marked as control plane) and the stacked etcd
+      membership as C(EtcdMember/<node>).
+    - In check mode the CSR is named after a key generated for the plan; the real run uses a new key.
+  returned: success
+  type: list
+  elements: str
+notes:
+  description: What the plan could not know (for example a Node that does not exist yet in check mode).
+  returned: success
+  type: list
+  elements: str
 dry_run_dir:
   description: Directory the files were written to with dry_run.
   returned: when dry_run is true
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import run_phase_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
 from ansible_collections.kubeboot.cluster.plugins.module_utils.join import run_join
 
 
-def argument_spec() -> dict:
-    return dict(
-        api_server_endpoint=dict(type="str"),
-        token=dict(type="str", no_log=True),
-        discovery_token=dict(type="str", no_log=True),
-        tls_bootstrap_token=dict(type="str", no_log=True),
-        discovery_token_ca_cert_hash=dict(type="list", elements="str", no_log=False),
-        discovery_token_unsafe_skip_ca_verification=dict(type="bool", default=False),
-        discovery_file=dict(type="str"),
-        discovery_ca_file=dict(type="path"),
-        discovery_timeout=dict(type="str"),
-        node_name=dict(type="str"),
-        cri_socket=dict(type="str"),
-        ignore_preflight_errors=dict(type="list", elements="str"),
-        skip_phases=dict(type="list", elements="str"),
-        config=dict(type="path"),
-        control_plane=dict(type="bool", default=False),
-        certificate_key=dict(type="str", no_log=True),
-        apiserver_advertise_address=dict(type="str"),
-        apiserver_bind_port=dict(type="int"),
-        tls_bootstrap_mode=dict(type="str", choices=["kubelet", "module"], default="kubelet"),
-        wait_for_kubelet=dict(type="bool", default=False),
-        rootfs=dict(type="path", default="/"),
-        dry_run=dict(type="bool"),
-    )
-
-
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("discovery_file", "api_server_endpoint")])
-    run_phase_module(module, run_join)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.JOIN, mutually_exclusive=[("discovery_file", "api_server_endpoint")]), run_join)
 
 
 if __name__ == "__main__":

@@ -120,6 +120,11 @@ token_id:
   returned: always
   type: str
   sample: abcdef
+changed_objects:
+  description: The token Secret that was (or in check mode would be) created or deleted, as C(Secret/kube-system/<name>).
+  returned: always
+  type: list
+  elements: str
 join_command:
   description: C(kubeadm token create --print-join-command) output, one line (note the trailing space of the worker form).
   returned: print_join_command and a token exists
@@ -127,60 +132,14 @@ join_command:
   sample: "kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash sha256:8f0c... "
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
-from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
-
-
-def argument_spec() -> dict:
-    return dict(
-        state=dict(type="str", choices=["present", "absent"], default="present"),
-        token=dict(type="str", no_log=True),
-        ttl=dict(type="str", default=C.DEFAULT_TOKEN_TTL),
-        usages=dict(type="list", elements="str", choices=list(C.TOKEN_USAGES), default=list(C.TOKEN_USAGES)),
-        groups=dict(type="list", elements="str", default=[C.DEFAULT_TOKEN_GROUP]),
-        description=dict(type="str", default=""),
-        reuse=dict(type="bool", default=True),
-        print_join_command=dict(type="bool", default=False),
-        certificate_key=dict(type="str", no_log=True),
-        kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
-        rootfs=dict(type="path", default="/"),
-        api_timeout=dict(type="int", default=60),
-    )
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           required_if=[("state", "absent", ("token",))])
-    deps.fail_if_missing(module)
-    p = module.params
-    if p["certificate_key"] and not p["print_join_command"]:
-        module.fail_json(msg="certificate_key can only be used together with print_join_command")
-    fs = HostFS(p["rootfs"])
-    try:
-        tokencmd.check_certificate_key(p["certificate_key"])  # before any token is created
-        client = tokencmd.client_for(fs, p["kubeconfig"], retry_timeout=p["api_timeout"])
-        before_ids = tokencmd.token_ids(client) if module._diff else []
-        if p["state"] == "absent":
-            result = tokencmd.token_absent(client, p["token"], check_mode=module.check_mode)
-        else:
-            result = tokencmd.token_present(
-                client, p["token"] or "", ttl=p["ttl"], usages=p["usages"], groups=p["groups"],
-                description=p["description"], reuse=p["reuse"], check_mode=module.check_mode)
-            if p["print_join_command"] and result.get("token"):
-                result["join_command"] = tokencmd.join_command_for(fs, p["kubeconfig"], result["token"],
-                                                                   p["certificate_key"])
-    except KubebootError as exc:
-        module.fail_json(msg=str(exc))
-    if module._diff:
-        result["diff"] = tokencmd.token_diff(before_ids, result, p["state"])
-    if result.get("token") is None:
-        result.pop("token", None)
-    module.exit_json(**result)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.TOKEN, required_if=[("state", "absent", ("token",))]), run_token)
 
 
 if __name__ == "__main__":

@@ -85,35 +85,19 @@ table:
   description: C(kubeadm token list) text output (empty when there are no tokens).
   returned: always
   type: str
+  sample: "TOKEN                     TTL         EXPIRES                USAGES                   DESCRIPTION   EXTRA GROUPS\n\
+    abcdef.****************   23h         2026-01-02T10:00:00Z   authentication,signing   <none>        \
+    system:bootstrappers:kubeadm:default-node-token\n"
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils import deps
-from ansible_collections.kubeboot.cluster.plugins.module_utils import tokencmd
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
-
-
-def argument_spec() -> dict:
-    return dict(
-        include_secrets=dict(type="bool", default=False),
-        kubeconfig=dict(type="path", default=tokencmd.DEFAULT_KUBECONFIG),
-        rootfs=dict(type="path", default="/"),
-        api_timeout=dict(type="int", default=60),
-    )
+from ansible_collections.kubeboot.cluster.plugins.module_utils import options
+from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common import new_module, run_module
+from ansible_collections.kubeboot.cluster.plugins.module_utils.tokencmd import run_token_info
 
 
 def main() -> None:
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    deps.fail_if_missing(module)
-    p = module.params
-    try:
-        client = tokencmd.client_for(HostFS(p["rootfs"]), p["kubeconfig"], retry_timeout=p["api_timeout"])
-        result = tokencmd.token_info(client, include_secrets=p["include_secrets"])
-    except KubebootError as exc:
-        module.fail_json(msg=str(exc))
-    module.exit_json(**result)
+    # the argument spec is this module's rows of the option table (module_utils/options.py)
+    run_module(new_module(options.TOKEN_INFO), run_token_info)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,10 @@ from joserfc import jws as jose_jws
 from joserfc.errors import BadSignatureError
 from joserfc.jwk import OctKey
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap, errors, tokencmd, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils import (
+    addondns, addonproxy, apiclient, apiwriter, bootstraptoken, copycerts, errors, markcontrolplane, objects, poll,
+    pubkeypin, rbac, tokencmd, tokens, uploadconfig, waitcontrolplane)
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import sample_init_config
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
@@ -96,29 +99,29 @@ def pki_root(tmp_path):
 
 
 def _run_all(c: Cluster, pki_root: str) -> dict:
-    cfg, client = c.cfg, c.client
+    cfg, client = c.cfg, ApiWriter(c.client)
     return {
-        "wait-control-plane": bootstrap.wait_control_plane(client, 30),
-        "cluster-admins": bootstrap.ensure_cluster_admins(client),
-        "upload-config/kubeadm": bootstrap.upload_config_kubeadm(client, cfg),
-        "upload-config/kubelet": bootstrap.upload_config_kubelet(client, cfg),
-        "upload-certs": bootstrap.upload_certs(client, cfg, HostFS(pki_root), CERT_KEY),
-        "mark-control-plane": bootstrap.mark_control_plane(client, cfg, 30),
-        "bootstrap-token": bootstrap.bootstrap_token(client, cfg, c.ca_pem, c.url),
-        "addon/coredns": bootstrap.addon_coredns(client, cfg),
-        "addon/kube-proxy": bootstrap.addon_kube_proxy(client, cfg, c.url, c.ca_pem),
+        "wait-control-plane": waitcontrolplane.wait_control_plane(client, 30),
+        "cluster-admins": rbac.ensure_cluster_admins(client),
+        "upload-config/kubeadm": uploadconfig.upload_config_kubeadm(client, cfg),
+        "upload-config/kubelet": uploadconfig.upload_config_kubelet(client, cfg),
+        "upload-certs": copycerts.upload_certs(client, cfg, HostFS(pki_root), CERT_KEY),
+        "mark-control-plane": markcontrolplane.mark_control_plane(client, cfg, 30),
+        "bootstrap-token": bootstraptoken.bootstrap_token(client, cfg, c.ca_pem, c.url),
+        "addon/coredns": addondns.addon_coredns(client, cfg),
+        "addon/kube-proxy": addonproxy.addon_kube_proxy(client, cfg, c.url, c.ca_pem),
     }
 
 
 def _token_secret_names(client):
-    return sorted(s["metadata"]["name"] for s in bootstrap.list_token_secrets(client))
+    return sorted(s["metadata"]["name"] for s in bootstraptoken.list_token_secrets(ApiWriter(client)))
 
 
 def _wait_jws(client, token_id, timeout=30):
     def signed():
         cm = client.get("ConfigMap", C.CLUSTER_INFO_CM, C.KUBE_PUBLIC)
         return cm if C.JWS_KEY_PREFIX + token_id in (cm.get("data") or {}) else None
-    return apiclient.wait_for(signed, timeout, 0.2, what="the bootstrapsigner to sign cluster-info")
+    return poll.wait_for(signed, timeout, 0.2, what="the bootstrapsigner to sign cluster-info")
 
 
 def _joserfc_verify(detached: str, content: str, secret: str):
@@ -139,22 +142,22 @@ def test_all_phases_objects_and_rerun(cluster, pki_root):
     tokens_before = _token_secret_names(c.client)
 
     # -- every object of kubeadm-artifacts §5 exists with the wanted content
-    wanted = (bootstrap.all_rbac() + [bootstrap.cluster_info_configmap(c.url, c.ca_pem),
-                                      bootstrap.kubeadm_config_configmap(c.cfg),
-                                      bootstrap.kubelet_config_configmap(c.cfg)]
-              + [o for o in bootstrap.coredns_objects(c.cfg) if o["kind"] != "ConfigMap" or c.double]
-              + bootstrap.kube_proxy_objects(c.cfg, c.url))
+    wanted = (rbac.all_rbac() + [bootstraptoken.cluster_info_configmap(c.url, c.ca_pem),
+                                 uploadconfig.kubeadm_config_configmap(c.cfg),
+                                 uploadconfig.kubelet_config_configmap(c.cfg)]
+              + [o for o in addondns.coredns_objects(c.cfg) if o["kind"] != "ConfigMap" or c.double]
+              + addonproxy.kube_proxy_objects(c.cfg, c.url))
     for obj in wanted:
         meta = obj["metadata"]
         live = c.client.get(obj["kind"], meta["name"], meta.get("namespace", ""))
-        assert apiclient.contains(live, {k: v for k, v in obj.items() if k != "apiVersion"}), \
+        assert apiwriter.contains(live, {k: v for k, v in obj.items() if k != "apiVersion"}), \
             f"{obj['kind']} {meta['name']} differs"
     kubeadm_config = c.client.get("ConfigMap", C.KUBEADM_CONFIG_CM, C.KUBE_SYSTEM)
     assert yaml.safe_load(kubeadm_config["data"][C.KUBEADM_CONFIG_KEY])["kind"] == "ClusterConfiguration"
     kubelet_cm = c.client.get("ConfigMap", C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM)
     assert kubelet_cm["metadata"]["annotations"][C.COMPONENT_CONFIG_HASH_ANNOTATION] == \
-        bootstrap.config_map_checksum(kubelet_cm["data"])
-    assert c.client.get("Service", "kube-dns", C.KUBE_SYSTEM)["spec"]["clusterIP"] == bootstrap.dns_ip(c.cfg)
+        objects.config_map_checksum(kubelet_cm["data"])
+    assert c.client.get("Service", "kube-dns", C.KUBE_SYSTEM)["spec"]["clusterIP"] == addondns.dns_ip(c.cfg)
     proxy_conf = yaml.safe_load(c.client.get("ConfigMap", "kube-proxy", C.KUBE_SYSTEM)["data"]["config.conf"])
     assert (proxy_conf.get("mode") == "iptables") is (c.cfg.minor >= 37)
 
@@ -175,13 +178,13 @@ def test_all_phases_objects_and_rerun(cluster, pki_root):
 
     # -- upload-certs: decryptable with the key, owned by a 2h proxy token
     certs = c.client.get("Secret", C.KUBEADM_CERTS_SECRET, C.KUBE_SYSTEM)
-    plain = bootstrap.decrypt_certs(certs["data"], CERT_KEY)
+    plain = copycerts.decrypt_certs(certs["data"], CERT_KEY)
     assert plain["sa.key"] == b"pem of sa.key\n" and plain["etcd-ca.crt"] == b"pem of etcd/ca.crt\n"
     with pytest.raises(errors.PKIError):
-        bootstrap.decrypt_certs(certs["data"], "00" * 32)
+        copycerts.decrypt_certs(certs["data"], "00" * 32)
     owner_ref = certs["metadata"]["ownerReferences"][0]
     owner = tokens.parse_token_secret(c.client.get("Secret", owner_ref["name"], C.KUBE_SYSTEM))
-    assert owner["description"] == bootstrap.CERT_TOKEN_DESCRIPTION and owner["usages"] == []
+    assert owner["description"] == C.CERT_TOKEN_DESCRIPTION and owner["usages"] == []
     assert owner_ref["controller"] is True and owner_ref["blockOwnerDeletion"] is True
 
     # -- cluster-info JWS from the bootstrapsigner, checked independently with joserfc
@@ -231,23 +234,23 @@ def test_all_phases_objects_and_rerun(cluster, pki_root):
 
 def test_token_commands(cluster, tmp_path):
     c = cluster
-    present = tokencmd.token_present(c.client, "", ttl="1h", usages=["authentication"],
+    present = tokencmd.token_present(ApiWriter(c.client), "", ttl="1h", usages=["authentication"],
                                      description="kubeboot test token", reuse=False)
     assert present["changed"] and tokens.is_valid_token(present["token"])
     token = present["token"]
     try:
-        again = tokencmd.token_present(c.client, token, ttl="1h", usages=["authentication"],
+        again = tokencmd.token_present(ApiWriter(c.client), token, ttl="1h", usages=["authentication"],
                                        description="kubeboot test token")
         assert again == {"changed": False, "token": token, "token_id": token[:6]}
-        reused = tokencmd.token_present(c.client, "", ttl="1h", usages=["authentication"],
+        reused = tokencmd.token_present(ApiWriter(c.client), "", ttl="1h", usages=["authentication"],
                                         description="kubeboot test token")
         assert reused["changed"] is False and reused["token"] == token
-        info = tokencmd.token_info(c.client)
+        info = tokencmd.token_info(ApiWriter(c.client))
         row = next(r for r in info["tokens"] if r["id"] == token[:6])
         assert row["token"] == token[:6] + "." + "*" * 16 and row["usages"] == ["authentication"]
         assert row["ttl"] in ("59m", "1h") and row["expired"] is False
         assert token not in info["table"] and token[7:] not in str(info)
-        full = tokencmd.token_info(c.client, include_secrets=True)
+        full = tokencmd.token_info(ApiWriter(c.client), include_secrets=True)
         assert token in full["table"] and full["table"].startswith("TOKEN ")
         # join command from a kubeconfig on a rootfs
         root = tmp_path / "root"
@@ -255,13 +258,13 @@ def test_token_commands(cluster, tmp_path):
         (root / "etc/kubernetes/admin.conf").write_text(yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "a",
             "clusters": [{"name": "k", "cluster": {"server": c.url, "certificate-authority-data":
-                                                    base64.b64encode(c.ca_pem).decode()}}],
+                                                   base64.b64encode(c.ca_pem).decode()}}],
             "contexts": [{"name": "a", "context": {"cluster": "k", "user": "u"}}],
             "users": [{"name": "u", "user": {}}]}))
         line = tokencmd.join_command_for(HostFS(str(root)), "/etc/kubernetes/admin.conf", token)
-        pin = tokencmd.ca_cert_hashes(c.ca_pem)[0]
+        pin = pubkeypin.bundle_pins(c.ca_pem)[0]
         host = c.url.replace("https://", "")
         assert line == f"kubeadm join {host} --token {token} --discovery-token-ca-cert-hash {pin} "
     finally:
-        assert tokencmd.token_absent(c.client, token)["changed"] is True
-    assert tokencmd.token_absent(c.client, token[:6])["changed"] is False
+        assert tokencmd.token_absent(ApiWriter(c.client), token)["changed"] is True
+    assert tokencmd.token_absent(ApiWriter(c.client), token[:6])["changed"] is False

@@ -116,7 +116,7 @@ def test_full_init_against_double(cluster, kubectl, kubectl_env):
 
     # RBAC, node marking, addons.
     crbs = {i["metadata"]["name"] for i in kubectl_json(kubectl, kubectl_env, rootfs, "get",
-                                                         "clusterrolebindings")["items"]}
+                                                        "clusterrolebindings")["items"]}
     assert KUBEADM_CRBS <= crbs
     node = kubectl_json(kubectl, kubectl_env, rootfs, "get", "node", "cp1")
     assert "node-role.kubernetes.io/control-plane" in node["metadata"]["labels"]

@@ -25,7 +25,7 @@ def run_task(tmp_path, module: str, task_args: dict, *extra, name="play") -> dic
         "tasks": [
             {"name": name, module: task_args, "register": "r", "ignore_errors": True},
             {"name": "save", "ansible.builtin.copy": {"content": "{{ r | to_json }}", "dest": str(out),
-                                                       "mode": "0600"},
+                                                      "mode": "0600"},
              "check_mode": False, "diff": False},
         ],
     }]

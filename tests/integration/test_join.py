@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import join
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 
 from tests.conftest import COLLECTIONS_ROOT
@@ -150,7 +151,7 @@ def test_refused_denied_csr_writes_nothing(tmp_path):
             for _ in range(100):
                 for csr in lab.admin.list("CertificateSigningRequest"):
                     csr.setdefault("status", {})["conditions"] = [{"type": "Denied", "status": "True",
-                                                                    "reason": "Test", "message": "no"}]
+                                                                   "reason": "Test", "message": "no"}]
                     lab.admin.request("PUT", f"/apis/certificates.k8s.io/v1/certificatesigningrequests/"
                                       f"{csr['metadata']['name']}/approval", csr)
                     return
@@ -229,7 +230,7 @@ class FakeKubelet:
     def start(self) -> None:
         log = open(os.path.join(self.rootfs, "etcd.log"), "w")
         self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-        self.lab.admin.apply_object({
+        ApiWriter(self.lab.admin).ensure({
             "apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": f"etcd-{self.node}", "namespace": "kube-system",
                          "labels": {"component": "etcd", "tier": "control-plane"},
@@ -270,7 +271,7 @@ def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
         kubelets.append(first)
         first.start()
         for name in ("cp2", "cp3"):
-            lab.admin.apply_object({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
+            ApiWriter(lab.admin).ensure({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}})
         results = {}
         for index, name in ((2, "cp2"), (3, "cp3")):
             rootfs = str(tmp_path / name)

@@ -11,7 +11,9 @@ import sys
 
 import yaml
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap, tokencmd, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, pubkeypin
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from tests.conftest import COLLECTIONS_ROOT
 
 GIVEN = "k8sbot.0123456789abcdef"
@@ -45,10 +47,10 @@ def test_token_modules_playbook(api_double, tmp_path):
         {"name": "check", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN), "check_mode": True,
          "register": "check"},
         {"name": "given", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
-                                                                  description="given"), "register": "given",
+                                                                 description="given"), "register": "given",
          "diff": True},
         {"name": "given again", "kubeboot.cluster.kubeadm_token": dict(common, token=GIVEN, ttl="0",
-                                                                        description="given"),
+                                                                       description="given"),
          "register": "given_again"},
         {"name": "join", "kubeboot.cluster.kubeadm_token": dict(common, print_join_command=True),
          "register": "join"},
@@ -72,14 +74,14 @@ def test_token_modules_playbook(api_double, tmp_path):
     assert results["given"]["diff"]["after"] == "k8sbot\n" and results["given"]["diff"]["before"] == ""
     join = results["join"]
     assert join["changed"] is True and tokens.is_valid_token(join["token"])
-    pin = tokencmd.ca_cert_hashes(double.ca_pem)[0]
+    pin = pubkeypin.bundle_pins(double.ca_pem)[0]
     assert join["join_command"] == (f"kubeadm join {double.url[8:]} --token {join['token']} "
                                     f"--discovery-token-ca-cert-hash {pin} ")
     assert results["join_again"]["changed"] is False and results["join_again"]["token"] == join["token"]
     ids = {row["id"]: row for row in results["info"]["tokens"]}
     assert ids["k8sbot"]["ttl"] == "<forever>" and ids["k8sbot"]["description"] == "given"
     assert results["info"]["table"].splitlines()[0].split() == ["TOKEN", "TTL", "EXPIRES", "USAGES",
-                                                                 "DESCRIPTION", "EXTRA", "GROUPS"]
+                                                                "DESCRIPTION", "EXTRA", "GROUPS"]
     assert results["absent"]["changed"] is True and results["absent_again"]["changed"] is False
     assert results["bad"]["failed"] and "print_join_command" in results["bad"]["msg"]
     # a malformed certificate key fails before a token is created, without repeating the key
@@ -95,7 +97,7 @@ def test_token_modules_playbook(api_double, tmp_path):
 
     # the API state matches: only the generated token is left
     client = apiclient.Client.from_kubeconfig(open(kc, encoding="utf-8").read())
-    left = [tokens.parse_token_secret(s)["token"] for s in bootstrap.list_token_secrets(client)]
+    left = [tokens.parse_token_secret(s)["token"] for s in bootstraptoken.list_token_secrets(ApiWriter(client))]
     assert left == [join["token"]]
 
 

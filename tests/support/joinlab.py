@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import time
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, copycerts, pubkeypin, rbac, uploadconfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, bootstrap, config, kubeconfig, manifests, pki, tokens, versions)
+    apiclient, config, kubeconfig, manifests, pki, tokens, versions)
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
 
 from tests.support.apiserver import ApiDouble, UserInfo
@@ -35,23 +37,23 @@ class Lab:
         self.endpoint = f"127.0.0.1:{self.double.port}"
         self.cfg.cluster["controlPlaneEndpoint"] = self.endpoint
         self.ca_pem = self.fs1.read_bytes(self.cfg.cert_dir + "/ca.crt")
-        self.pin = pki.spki_pin(self.ca_pem)
+        self.pin = pubkeypin.pin(self.ca_pem)
         self.admin = apiclient.Client(self.url, ca_pem=self.ca_pem, token=ADMIN_TOKEN, retry_timeout=5)
         self.token = token
         self._seed(token_kwargs or {}, upload_certs)
 
     def _seed(self, token_kwargs: dict, upload_certs: bool) -> None:
-        objects = (bootstrap.node_bootstrap_rbac() + bootstrap.cluster_info_rbac()
-                   + bootstrap.kubeadm_config_rbac() + bootstrap.kubelet_config_rbac()
-                   + bootstrap.cluster_admins_rbac()
-                   + [bootstrap.cluster_info_configmap(self.url, self.ca_pem),
-                      bootstrap.kubeadm_config_configmap(self.cfg),
-                      bootstrap.kubelet_config_configmap(self.cfg)])
+        objects = (rbac.node_bootstrap_rbac() + rbac.cluster_info_rbac()
+                   + rbac.kubeadm_config_rbac() + rbac.kubelet_config_rbac()
+                   + rbac.cluster_admins_rbac()
+                   + [bootstraptoken.cluster_info_configmap(self.url, self.ca_pem),
+                      uploadconfig.kubeadm_config_configmap(self.cfg),
+                      uploadconfig.kubelet_config_configmap(self.cfg)])
         for obj in objects:
-            self.admin.apply_object(obj)
+            ApiWriter(self.admin).ensure(obj)
         self.admin.create(tokens.token_secret(self.token, **token_kwargs))
         if upload_certs:
-            bootstrap.upload_certs(self.admin, self.cfg, self.fs1, CERT_KEY)
+            copycerts.upload_certs(ApiWriter(self.admin), self.cfg, self.fs1, CERT_KEY)
 
     def wait_signed(self, token_id: str = None, timeout: float = 10.0) -> None:
         key = "jws-kubeconfig-" + (token_id or self.token.split(".")[0])

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import yaml
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, errors
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, errors, files
 from tests.support import testpki
 
 
@@ -141,7 +141,7 @@ def test_inline_keys_leave_nothing_on_disk(server, pki, monkeypatch):
         path = real(*a, **kw)
         made.append((path, os.stat(path).st_mode & 0o777))
         return path
-    monkeypatch.setattr(apiclient.tempfile, "mkdtemp", spy)
+    monkeypatch.setattr(files.tempfile, "mkdtemp", spy)  # key material goes through files.PrivateDir
     client = _client(server, pki)
     assert made and made[0][1] == 0o700
     assert not os.path.exists(made[0][0])
@@ -274,75 +274,6 @@ def test_delete(server, pki):
     assert client.delete("ConfigMap", "d", "x") is False
     with pytest.raises(errors.NotFound):
         client.delete("ConfigMap", "d", "x", missing_ok=False)
-
-
-def test_apply_object_create_noop_update(server, pki):
-    client = _client(server, pki)
-    obj = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
-           "metadata": {"name": "kubeadm:x", "labels": {"a": "1"}},
-           "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "r"},
-           "subjects": [{"kind": "Group", "name": "g", "apiGroup": "rbac.authorization.k8s.io"}]}
-    changed, live = client.apply_object(obj)
-    assert changed and live["metadata"]["uid"]
-    n = len(server.requests)
-    changed, _ = client.apply_object(obj)
-    assert not changed
-    assert [r[0] for r in server.requests[n:]] == ["GET"]
-    # server-side extras do not count as a difference
-    path = "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/kubeadm:x"
-    server.objects[path]["metadata"]["labels"]["other"] = "x"
-    server.objects[path]["metadata"]["creationTimestamp"] = "2025-01-01T00:00:00Z"
-    assert client.apply_object(obj) == (False, server.objects[path])
-    # a real difference is written with the live resourceVersion and keeps foreign labels
-    obj["subjects"][0]["name"] = "g2"
-    changed, live = client.apply_object(obj)
-    assert changed and server.requests[-1][0] == "PUT"
-    assert live["subjects"][0]["name"] == "g2" and live["metadata"]["labels"] == {"a": "1", "other": "x"}
-    # check mode writes nothing
-    obj["subjects"][0]["name"] = "g3"
-    n = len(server.requests)
-    assert client.apply_object(obj, check_mode=True)[0] is True
-    assert [r[0] for r in server.requests[n:]] == ["GET"]
-
-
-def test_apply_object_retries_conflict(server, pki):
-    client = _client(server, pki)
-    obj = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"},
-           "data": {"k": "v1"}}
-    client.apply_object(obj)
-    obj["data"]["k"] = "v2"
-    server.script += [(200, server.objects["/api/v1/namespaces/kube-system/configmaps/c"]),
-                      (409, {"message": "modified", "reason": "Conflict"})]
-    changed, live = client.apply_object(obj)
-    assert changed and live["data"] == {"k": "v2"}
-
-
-def test_contains():
-    assert apiclient.contains({"a": 1, "b": {"c": [1, {"d": 2, "e": 3}]}}, {"b": {"c": [1, {"d": 2}]}})
-    assert not apiclient.contains({"a": [1, 2]}, {"a": [1]})
-    assert not apiclient.contains({"a": {"b": 1}}, {"a": {"b": 2}})
-    assert apiclient.contains({}, {"a": None})
-    # omitempty: zero values may be missing from the live object, non-zero ones may not
-    assert apiclient.contains({"m": [{"name": "x"}]}, {"m": [{"name": "x", "readOnly": False, "n": 0, "s": "",
-                                                              "l": [], "d": {}}]})
-    assert not apiclient.contains({}, {"readOnly": True})
-    assert not apiclient.contains({}, {"n": 1})
-
-
-def test_wait_for():
-    calls = []
-
-    def pred():
-        calls.append(1)
-        if len(calls) < 3:
-            raise errors.APIError("GET", "/healthz", 500, "nope")
-        return "done"
-    assert apiclient.wait_for(pred, 5, 0, sleep=lambda s: None) == "done"
-    clock = iter(range(100))
-    with pytest.raises(errors.TimeoutError_) as info:
-        apiclient.wait_for(lambda: (_ for _ in ()).throw(errors.APIError("GET", "/x", 500, "boom")),
-                           3, 1, what="thing", sleep=lambda s: None, clock=lambda: next(clock))
-    assert "thing" in str(info.value) and "boom" in str(info.value)
 
 
 def test_resource_paths():

@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeadmconfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config, netutil, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
@@ -246,7 +247,7 @@ def test_v1beta3_file_converted(tmp_path):
 
 
 def test_v1beta3_join_discovery_timeout_moves():
-    doc, moved = config.convert_v1beta3("JoinConfiguration", {
+    doc, moved = kubeadmconfig.convert_v1beta3("JoinConfiguration", {
         "apiVersion": C.KUBEADM_API_V1BETA3, "kind": "JoinConfiguration",
         "discovery": {"timeout": "10m", "bootstrapToken": {"token": "abcdef.0123456789abcdef"}}})
     assert doc["timeouts"]["discovery"] == "10m0s" and "timeout" not in doc["discovery"]

@@ -11,8 +11,9 @@ import threading
 import pytest
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
+from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, pubkeypin, rbac
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery, tokens
-from ansible_collections.kubeboot.cluster.plugins.module_utils import pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError, DiscoveryError
 from cryptography import x509
 
@@ -30,28 +31,28 @@ from tests.support.joinlab import ADMIN_TOKEN, TOKEN, Lab
                                    "sha256:" + "g" * 64, "", "sha256:" + PIN1[7:] + "00"])
 def test_pin_rejected(value):
     with pytest.raises(ConfigError) as exc:
-        discovery.parse_pin(value)
+        pubkeypin.parse(value)
     assert "discovery_token_ca_cert_hash" in str(exc.value)
 
 
 def test_pin_uppercase_accepted():
-    assert discovery.parse_pin(PIN1.upper()) == PIN1
-    assert discovery.PinSet([PIN1.upper()]).check(x509.load_pem_x509_certificate(CERT1.encode()))
+    assert pubkeypin.parse(PIN1.upper()) == PIN1
+    assert pubkeypin.PinSet([PIN1.upper()]).check(x509.load_pem_x509_certificate(CERT1.encode()))
 
 
 def test_bare_hex_accepted_with_warning():
     warnings = []
-    assert discovery.parse_pin(PIN1[7:], warnings=warnings) == PIN1
+    assert pubkeypin.parse(PIN1[7:], warnings=warnings) == PIN1
     assert warnings and "sha256" in warnings[0]
 
 
 def test_pin_set_matching():
     cert1 = x509.load_pem_x509_certificate(CERT1.encode())
     cert2 = x509.load_pem_x509_certificate(CERT2.encode())
-    only1 = discovery.PinSet([PIN1])
+    only1 = pubkeypin.PinSet([PIN1])
     assert only1.check(cert1) and not only1.check(cert2)
-    assert discovery.PinSet([PIN2, PIN1]).check([cert2])  # any pin, any cert
-    assert not discovery.PinSet([]).check([cert1, cert2])
+    assert pubkeypin.PinSet([PIN2, PIN1]).check([cert2])  # any pin, any cert
+    assert not pubkeypin.PinSet([]).check([cert1, cert2])
 
 
 # --- JWS (test-vectors §1) -----------------------------------------------------------------------
@@ -136,11 +137,11 @@ def mitm(tmp_path, lab):
                        static_tokens={ADMIN_TOKEN: UserInfo("x", ["system:masters"])}).start()
     with open(os.path.join(cert_dir, "ca.crt"), "rb") as f:
         ca = f.read()
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, bootstrap
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
     admin = apiclient.Client(double.url, ca_pem=ca, token=ADMIN_TOKEN)
-    cm = bootstrap.cluster_info_configmap(double.url, ca)
-    for obj in bootstrap.cluster_info_rbac() + [cm]:
-        admin.apply_object(obj)
+    cm = bootstraptoken.cluster_info_configmap(double.url, ca)
+    for obj in rbac.cluster_info_rbac() + [cm]:
+        ApiWriter(admin).ensure(obj)
     yield double, admin, cm
     double.stop()
 
@@ -149,7 +150,7 @@ def test_mitm_with_forged_jws_is_refused(mitm):
     double, admin, cm = mitm
     content = cm["data"]["kubeconfig"]
     cm["data"]["jws-kubeconfig-abcdef"] = tokens.detached_jws(content, "abcdef", "guessedsecret000")
-    admin.apply_object(cm)
+    ApiWriter(admin).ensure(cm)
     with pytest.raises(DiscoveryError, match="JWS signature check failed"):
         discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [PIN1], timeout=5, interval=0.2)
     # even without pins (unsafe skip) a forged signature is refused
@@ -170,7 +171,7 @@ def test_mitm_replaying_the_real_signed_cluster_info_fails_the_pin_or_tls(lab, m
     double, admin, cm = mitm
     real = lab.admin.get("ConfigMap", "cluster-info", "kube-public")
     cm["data"] = real["data"]
-    admin.apply_object(cm)
+    ApiWriter(admin).ensure(cm)
     with pytest.raises(DiscoveryError, match="TLS re-fetch check failed"):
         discovery.token_discovery(f"127.0.0.1:{double.port}", TOKEN, [lab.pin], timeout=5, interval=0.2)
 
@@ -197,7 +198,6 @@ def test_file_discovery_local_without_credentials_uses_token(lab, tmp_path):
 
 
 def test_file_discovery_with_credentials_and_endpoint_refresh(lab, tmp_path):
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
     path = tmp_path / "discovery.conf"
     path.write_text(_discovery_kubeconfig(lab.url, lab.ca_pem, {"token": TOKEN}))
     # with credentials: cluster-info is bound to system:anonymous only -> 403, TLS verified, proceed
@@ -207,7 +207,7 @@ def test_file_discovery_with_credentials_and_endpoint_refresh(lab, tmp_path):
     assert any("403" in w for w in warnings)
     # without credentials (anonymous read): the cluster moved its advertised endpoint: cluster-info names another one -> adopted, warned
     moved = f"https://cp1:{lab.double.port}"
-    lab.admin.apply_object(bootstrap.cluster_info_configmap(moved, lab.ca_pem))
+    ApiWriter(lab.admin).ensure(bootstraptoken.cluster_info_configmap(moved, lab.ca_pem))
     path.write_text(_discovery_kubeconfig(lab.url, lab.ca_pem))
     warnings = []
     found = discovery.file_discovery(str(path), TOKEN, timeout=5, warnings=warnings)

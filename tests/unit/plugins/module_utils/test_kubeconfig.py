@@ -9,6 +9,7 @@ import subprocess
 import pytest
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet, pkiutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
@@ -252,9 +253,9 @@ def test_server_mismatch_keeps_file_with_warning(rootfs):
 
 def test_kubeconfig_for_another_ca_is_an_error(rootfs):
     setup_tree(rootfs)
-    other_key = pki.generate_key("ECDSA-P256")
-    other = pki.new_ca("kubernetes", other_key)
-    text = kubeconfig.render_kubeconfig("https://192.0.2.10:6443", pki.cert_to_pem(other), "kubernetes-admin",
+    other_key = pkiutil.generate_key("ECDSA-P256")
+    other = pkiutil.new_ca("kubernetes", other_key)
+    text = kubeconfig.render_kubeconfig("https://192.0.2.10:6443", pkiutil.cert_to_pem(other), "kubernetes-admin",
                                         b"x", b"y")
     with open(conf(rootfs, "admin.conf"), "w") as handle:
         handle.write(text)
@@ -266,10 +267,10 @@ def test_wrong_identity_or_expired_client_cert_is_reissued(rootfs, openssl, tmp_
     setup_tree(rootfs)
     fs = files.HostFS(rootfs)
     ca = pki.load_ca(fs, config.sample_init_config())
-    key = pki.generate_key("ECDSA-P256")
-    wrong = pki.issue_certificate(ca.cert, ca.key, key, "kubernetes-admin", ["system:masters"])
+    key = pkiutil.generate_key("ECDSA-P256")
+    wrong = pkiutil.issue_certificate(ca.cert, ca.key, key, "kubernetes-admin", ["system:masters"])
     text = kubeconfig.render_kubeconfig("https://192.0.2.10:6443", ca.cert_pem, "kubernetes-admin",
-                                        pki.cert_to_pem(wrong), pki.key_to_pem(key))
+                                        pkiutil.cert_to_pem(wrong), pkiutil.key_to_pem(key))
     with open(conf(rootfs, "admin.conf"), "w") as handle:
         handle.write(text)
     before = snapshot(rootfs)
@@ -279,7 +280,7 @@ def test_wrong_identity_or_expired_client_cert_is_reissued(rootfs, openssl, tmp_
     admin = by_name(results)["admin"]
     assert admin["action"] == "reissued" and "organizations" in admin["reason"]
     info = kubeconfig.parse_kubeconfig(open(conf(rootfs, "admin.conf")).read())
-    assert info["client_key_pem"] == pki.key_to_pem(key)  # same key, new cert
+    assert info["client_key_pem"] == pkiutil.key_to_pem(key)  # same key, new cert
     cert_path = tmp_path / "admin.crt"
     cert_path.write_bytes(info["client_cert_pem"])
     subject = subprocess.run([openssl, "x509", "-in", str(cert_path), "-noout", "-subject"],
@@ -313,7 +314,6 @@ def test_ecdsa_client_keys(rootfs, kubectl, kubectl_env):
 
 def test_kubelet_conf_after_kubelet_finalize_is_reused(tmp_path):
     """kubelet.conf pointing at kubelet-client-current.pem (kubelet-finalize) is kept on rerun."""
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstrap
     rootfs = str(tmp_path)
     fs = files.HostFS(rootfs)
     cfg = config.sample_init_config(node_name="cp1", advertise_address="192.0.2.10")
@@ -323,7 +323,7 @@ def test_kubelet_conf_after_kubelet_finalize_is_reused(tmp_path):
     os.makedirs(real(rootfs, "/var/lib/kubelet/pki"))
     with open(real(rootfs, C.KUBELET_CLIENT_CURRENT), "wb") as handle:  # what the kubelet stores
         handle.write(info["client_cert_pem"] + info["client_key_pem"])
-    assert bootstrap.kubelet_finalize(cfg, fs, files.Writer(fs))["changed"]
+    assert kubelet.kubelet_finalize(cfg, fs, files.Writer(fs))["changed"]
     before = fs.read_bytes("/etc/kubernetes/kubelet.conf")
     (result,) = kubeconfig.ensure_kubeconfigs(cfg, fs, files.Writer(fs), only=["kubelet"])
     assert (result["changed"], result["action"]) == (False, "reused")
@@ -333,11 +333,11 @@ def test_kubelet_conf_after_kubelet_finalize_is_reused(tmp_path):
 def test_load_certificates_without_the_bundle_loader(monkeypatch):
     """Debian 12's cryptography 38 has no x509.load_pem_x509_certificates."""
     from cryptography import x509
-    cas = [pki.new_ca(cn, pki.generate_key("ECDSA-P256"), 3600) for cn in ("a", "b")]
-    bundle = b"".join(pki.cert_to_pem(ca) for ca in cas)
-    want = pki.load_certificates(bundle)
+    cas = [pkiutil.new_ca(cn, pkiutil.generate_key("ECDSA-P256"), 3600) for cn in ("a", "b")]
+    bundle = b"".join(pkiutil.cert_to_pem(ca) for ca in cas)
+    want = pkiutil.load_certificates(bundle)
     assert want == cas
     monkeypatch.delattr(x509, "load_pem_x509_certificates", raising=False)
-    assert pki.load_certificates(bundle) == want
+    assert pkiutil.load_certificates(bundle) == want
     with pytest.raises(ValueError):
-        pki.load_certificates(b"no certificate")
+        pkiutil.load_certificates(b"no certificate")

@@ -257,7 +257,7 @@ def test_extra_args_order_follows_the_135400_backports(tmp_path):
 def test_register_taints_for_worker_join(tmp_path):
     cfg = make_cfg(33)
     cfg.init["nodeRegistration"]["taints"] = [{"key": "dedicated", "value": "gpu", "effect": "NoSchedule"},
-                                             {"key": "spot", "effect": "PreferNoSchedule"}]
+                                              {"key": "spot", "effect": "PreferNoSchedule"}]
     args = env_args(kubelet.flags_env(cfg, hostname="cp1", register_taints=True), tmp_path)
     assert "--register-with-taints=dedicated=gpu:NoSchedule,spot:PreferNoSchedule" in args
     args = env_args(kubelet.flags_env(cfg, hostname="cp1"), tmp_path)

@@ -16,6 +16,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, manifests
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -408,7 +409,7 @@ def test_extra_args_on_etcd_and_scheduler(fs):
     ("v1.33.7", False), ("v1.33.8", True), ("v1.34.3", False), ("v1.34.4", True),
     ("v1.35.0", False), ("v1.35.1", True), ("v1.36.0", True), ("v1.37.0-rc.0", True), (35, False), (36, True)])
 def test_overrides_keep_order_versions(version, keeps):
-    assert manifests.overrides_keep_order(version) is keeps
+    assert versions.keeps_extra_args_order(version) is keeps
 
 
 def test_bad_extra_args_are_reported(fs):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import pkiutil, pubkeypin
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
@@ -98,15 +99,15 @@ def tree(tmp_path_factory):
 # --- pins ------------------------------------------------------------------------------
 
 def test_spki_pin_test_vectors():
-    assert pki.spki_pin(CERT1) == PIN1
-    assert pki.spki_pin(CERT1.encode()) == PIN1
-    assert pki.spki_pin(pki.load_certificate(CERT2)) == PIN2
+    assert pubkeypin.pin(CERT1) == PIN1
+    assert pubkeypin.pin(CERT1.encode()) == PIN1
+    assert pubkeypin.pin(pkiutil.load_certificate(CERT2)) == PIN2
 
 
 def test_spki_pin_matches_openssl_pipeline(tree, openssl):
     ca = real(tree["rootfs"], "ca.crt")
     pin = openssl_pin(openssl, ca)
-    assert pin == pki.spki_pin(open(ca, "rb").read())
+    assert pin == pubkeypin.pin(open(ca, "rb").read())
     assert pin == pki.ca_cert_hash(files.HostFS(tree["rootfs"]), tree["cfg"])
 
 
@@ -208,18 +209,18 @@ def test_leaf_subjects_usages_and_sans(tree, openssl):
 def test_validity_and_serial(tree, openssl):
     started = tree["started"]
     for base in list(LEAVES) + list(CAS):
-        cert = pki.load_certificate(open(real(tree["rootfs"], base + ".crt"), "rb").read())
+        cert = pkiutil.load_certificate(open(real(tree["rootfs"], base + ".crt"), "rb").read())
         assert 1 <= cert.serial_number < 2 ** 63 - 1
         years = 10 if base in CAS else 1
         expected_after = started + datetime.timedelta(days=365 * years)
-        assert abs((pki.not_after(cert) - expected_after).total_seconds()) < 60, base
-        assert abs((pki.not_before(cert) - (started - datetime.timedelta(minutes=5))).total_seconds()) < 60
+        assert abs((pkiutil.not_after(cert) - expected_after).total_seconds()) < 60, base
+        assert abs((pkiutil.not_before(cert) - (started - datetime.timedelta(minutes=5))).total_seconds()) < 60
         dates = run([openssl, "x509", "-in", real(tree["rootfs"], base + ".crt"), "-noout", "-enddate"],
                     text=True).stdout
         assert str(expected_after.year) in dates
     res = by_name(tree["results"])
-    cert = pki.load_certificate(open(real(tree["rootfs"], "apiserver.crt"), "rb").read())
-    assert res["apiserver"]["expires"] == pki.not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cert = pkiutil.load_certificate(open(real(tree["rootfs"], "apiserver.crt"), "rb").read())
+    assert res["apiserver"]["expires"] == pkiutil.not_after(cert).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def test_custom_validity_periods(rootfs, openssl):
@@ -227,10 +228,10 @@ def test_custom_validity_periods(rootfs, openssl):
                                            "cluster.caCertificateValidityPeriod": "720h"})
     init(rootfs, cfg, only=["ca", "apiserver"])
     now = datetime.datetime.now(datetime.timezone.utc)
-    leaf = pki.load_certificate(open(real(rootfs, "apiserver.crt"), "rb").read())
-    ca = pki.load_certificate(open(real(rootfs, "ca.crt"), "rb").read())
-    assert abs((pki.not_after(leaf) - now).total_seconds() - 48 * 3600) < 60
-    assert abs((pki.not_after(ca) - now).total_seconds() - 720 * 3600) < 60
+    leaf = pkiutil.load_certificate(open(real(rootfs, "apiserver.crt"), "rb").read())
+    ca = pkiutil.load_certificate(open(real(rootfs, "ca.crt"), "rb").read())
+    assert abs((pkiutil.not_after(leaf) - now).total_seconds() - 48 * 3600) < 60
+    assert abs((pkiutil.not_after(ca) - now).total_seconds() - 720 * 3600) < 60
     assert sorted(snapshot(rootfs)) == ["apiserver.crt", "apiserver.key", "ca.crt", "ca.key"]
 
 
@@ -307,13 +308,13 @@ def test_advertise_address_change_reissues_apiserver_and_etcd_serving_certs(root
 
 def test_expired_leaf_is_reissued(rootfs, openssl):
     init(rootfs)
-    key = pki.load_private_key(open(real(rootfs, "front-proxy-client.key"), "rb").read())
-    fp_ca_cert = pki.load_certificate(open(real(rootfs, "front-proxy-ca.crt"), "rb").read())
-    fp_key = pki.load_private_key(open(real(rootfs, "front-proxy-ca.key"), "rb").read())
-    old = pki.issue_certificate(fp_ca_cert, fp_key, key, "front-proxy-client", usages=("client",), validity_seconds=3600,
-                                now=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2))
+    key = pkiutil.load_private_key(open(real(rootfs, "front-proxy-client.key"), "rb").read())
+    fp_ca_cert = pkiutil.load_certificate(open(real(rootfs, "front-proxy-ca.crt"), "rb").read())
+    fp_key = pkiutil.load_private_key(open(real(rootfs, "front-proxy-ca.key"), "rb").read())
+    old = pkiutil.issue_certificate(fp_ca_cert, fp_key, key, "front-proxy-client", usages=("client",), validity_seconds=3600,
+                                    now=datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=2))
     with open(real(rootfs, "front-proxy-client.crt"), "wb") as handle:
-        handle.write(pki.cert_to_pem(old))
+        handle.write(pkiutil.cert_to_pem(old))
     fp_ca, fp_client = real(rootfs, "front-proxy-ca.crt"), real(rootfs, "front-proxy-client.crt")
     assert openssl_verify(openssl, fp_ca, fp_client).returncode != 0
     results, _ = init(rootfs)
@@ -324,35 +325,35 @@ def test_expired_leaf_is_reissued(rootfs, openssl):
 
 def test_leaf_with_wrong_cn_or_foreign_ca_is_reissued(rootfs):
     init(rootfs)
-    other_key = pki.generate_key("ECDSA-P256")
-    other_ca = pki.new_ca("someone-else", other_key)
-    leaf_key = pki.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read())
-    foreign = pki.issue_certificate(other_ca, other_key, leaf_key, "kube-apiserver-kubelet-client",
-                                    ["kubeadm:cluster-admins"])
+    other_key = pkiutil.generate_key("ECDSA-P256")
+    other_ca = pkiutil.new_ca("someone-else", other_key)
+    leaf_key = pkiutil.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read())
+    foreign = pkiutil.issue_certificate(other_ca, other_key, leaf_key, "kube-apiserver-kubelet-client",
+                                        ["kubeadm:cluster-admins"])
     with open(real(rootfs, "apiserver-kubelet-client.crt"), "wb") as handle:
-        handle.write(pki.cert_to_pem(foreign))
+        handle.write(pkiutil.cert_to_pem(foreign))
     results, _ = init(rootfs)
     assert by_name(results)["apiserver-kubelet-client"]["reason"] == "it is not signed by the CA 'kubernetes'"
     # and the key was kept
-    assert pki.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read()).private_numbers() \
+    assert pkiutil.load_private_key(open(real(rootfs, "apiserver-kubelet-client.key"), "rb").read()).private_numbers() \
         == leaf_key.private_numbers()
 
 
 def test_needs_regeneration_reasons():
-    ca_key = pki.generate_key("ECDSA-P256")
-    ca = pki.new_ca("kubernetes", ca_key)
-    key = pki.generate_key("ECDSA-P256")
-    cert = pki.issue_certificate(ca, ca_key, key, "x", ["g"], ("client",), dns=["a"], ips=["10.0.0.1"])
+    ca_key = pkiutil.generate_key("ECDSA-P256")
+    ca = pkiutil.new_ca("kubernetes", ca_key)
+    key = pkiutil.generate_key("ECDSA-P256")
+    cert = pkiutil.issue_certificate(ca, ca_key, key, "x", ["g"], ("client",), dns=["a"], ips=["10.0.0.1"])
     want = {"cn": "x", "organizations": ["g"], "usages": ["client"], "dns": ["a"], "ips": ["10.0.0.1"]}
-    assert pki.needs_regeneration(cert, key, ca, want) is None
-    assert pki.needs_regeneration(cert, None, ca, want) == "its private key is missing"
-    assert "does not match" in pki.needs_regeneration(cert, pki.generate_key("ECDSA-P256"), ca, want)
-    assert "CN is 'x'" in pki.needs_regeneration(cert, key, ca, dict(want, cn="y"))
-    assert "organizations" in pki.needs_regeneration(cert, key, ca, dict(want, organizations=[]))
-    assert "extended key usages" in pki.needs_regeneration(cert, key, ca, dict(want, usages=["server"]))
-    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=["a", "b"])) == "SANs differ: missing b"
-    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=[]), exact_sans=False) is None
-    assert pki.needs_regeneration(cert, key, ca, dict(want, dns=None)) is None
+    assert pkiutil.needs_regeneration(cert, key, ca, want) is None
+    assert pkiutil.needs_regeneration(cert, None, ca, want) == "its private key is missing"
+    assert "does not match" in pkiutil.needs_regeneration(cert, pkiutil.generate_key("ECDSA-P256"), ca, want)
+    assert "CN is 'x'" in pkiutil.needs_regeneration(cert, key, ca, dict(want, cn="y"))
+    assert "organizations" in pkiutil.needs_regeneration(cert, key, ca, dict(want, organizations=[]))
+    assert "extended key usages" in pkiutil.needs_regeneration(cert, key, ca, dict(want, usages=["server"]))
+    assert pkiutil.needs_regeneration(cert, key, ca, dict(want, dns=["a", "b"])) == "SANs differ: missing b"
+    assert pkiutil.needs_regeneration(cert, key, ca, dict(want, dns=[]), exact_sans=False) is None
+    assert pkiutil.needs_regeneration(cert, key, ca, dict(want, dns=None)) is None
 
 
 # --- CA rules / external CA -----------------------------------------------------------------------
@@ -369,7 +370,7 @@ def test_existing_ca_is_never_regenerated_and_signs_new_leaves(rootfs, openssl):
 def test_ca_cert_and_key_mismatch_is_a_clear_error(rootfs):
     init(rootfs)
     with open(real(rootfs, "ca.key"), "wb") as handle:
-        handle.write(pki.key_to_pem(pki.generate_key("ECDSA-P256")))
+        handle.write(pkiutil.key_to_pem(pkiutil.generate_key("ECDSA-P256")))
     with pytest.raises(PKIError, match=r"ca\.crt and key .*ca\.key do not match"):
         init(rootfs)
 
@@ -555,7 +556,7 @@ def test_local_pki_costs_at_most_1_3x_the_bare_key_generations(tmp_path):
     for i in range(5):
         start = time.perf_counter()
         for _ in range(16):
-            pki.generate_key("RSA-2048")
+            pkiutil.generate_key("RSA-2048")
         bare = time.perf_counter() - start
         rootfs = tmp_path / f"r{i}"
         rootfs.mkdir()

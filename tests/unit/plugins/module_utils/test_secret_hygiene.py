@@ -9,9 +9,11 @@ import textwrap
 import pytest
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, kubelet, pkiutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, bootstrap, config, discovery, errors, kubeconfig, pki, tlsbootstrap, tokencmd)
+    apiclient, config, discovery, errors, kubeconfig, tlsbootstrap, tokencmd)
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, SECRET_PLACEHOLDER, Writer
 
 
@@ -114,7 +116,7 @@ def test_init_option_override_warning_hides_token_and_certificate_key(tmp_path):
 def test_delete_token_malformed_value_is_not_echoed():
     typo = "abcdef0123456789abcdef"  # a real token with the dot missing
     with pytest.raises(errors.InvalidValue) as exc:
-        bootstrap.delete_token(client=None, token_or_id=typo)
+        bootstraptoken.delete_token(api=None, token_or_id=typo)
     assert typo not in str(exc.value) and "0123456789abcdef" not in str(exc.value)
 
 
@@ -159,7 +161,7 @@ def test_kubelet_finalize_yaml_error_is_clean(tmp_path):
     writer.write(C.KUBELET_CLIENT_CURRENT, "pem", 0o600)
     writer.write("/etc/kubernetes/kubelet.conf", BROKEN_KUBECONFIG, 0o600)
     with pytest.raises(errors.KubebootError) as exc:
-        bootstrap.kubelet_finalize(config.sample_init_config(), fs, Writer(fs))
+        kubelet.kubelet_finalize(config.sample_init_config(), fs, Writer(fs))
     _assert_no_snippet(str(exc.value))
 
 
@@ -170,7 +172,7 @@ def test_module_mode_kubelet_conf_diff_never_shows_the_old_embedded_key(tmp_path
     old = yaml.safe_dump({"apiVersion": "v1", "kind": "Config", "users": [{"name": "u", "user": {
         "client-key-data": base64.b64encode(KEY_MARKER.encode()).decode(), "token": KEY_MARKER}}]})
     Writer(fs).write(tlsbootstrap.KUBELET_CONF, old, 0o600)
-    ca_pem = pki.cert_to_pem(pki.new_ca("kubernetes", pki.generate_key("ECDSA-P256"), 3600))
+    ca_pem = pkiutil.cert_to_pem(pkiutil.new_ca("kubernetes", pkiutil.generate_key("ECDSA-P256"), 3600))
     writer = Writer(fs, check_mode=True)
     tlsbootstrap.write_kubelet_identity(writer, b"CERT\n", ("KEY" + KEY_MARKER).encode(),
                                         "https://10.0.0.1:6443", ca_pem)
@@ -183,9 +185,9 @@ def test_module_mode_kubelet_conf_diff_never_shows_the_old_embedded_key(tmp_path
 # --- kubeadm_token print_join_command --certificate-key ---------------------------------------------
 
 def test_join_command_refuses_a_malformed_certificate_key_without_echoing_it(tmp_path):
-    ca_key = pki.generate_key("ECDSA-P256")
-    ca = pki.new_ca("kubernetes", ca_key, 3600)
-    conf = kubeconfig.render_kubeconfig("https://10.0.0.1:6443", pki.cert_to_pem(ca), "admin",
+    ca_key = pkiutil.generate_key("ECDSA-P256")
+    ca = pkiutil.new_ca("kubernetes", ca_key, 3600)
+    conf = kubeconfig.render_kubeconfig("https://10.0.0.1:6443", pkiutil.cert_to_pem(ca), "admin",
                                         token="x")
     (tmp_path / "etc/kubernetes").mkdir(parents=True)
     (tmp_path / "etc/kubernetes/admin.conf").write_text(conf)
@@ -211,6 +213,9 @@ class _CSRDouble:
         self.created = obj
         return obj
 
+    def get_or_none(self, kind, name, namespace=""):
+        return None if self.created is None else self.get(kind, name, namespace)
+
     def get(self, kind, name, namespace=""):
         return dict(self.created, status={
             "conditions": [{"type": "Approved", "status": "True"}],
@@ -219,13 +224,13 @@ class _CSRDouble:
 
 @pytest.mark.parametrize("certificate", ["other-key", "garbage"])
 def test_module_mode_refuses_a_certificate_not_for_its_key(certificate):
-    ca_key = pki.generate_key("ECDSA-P256")
-    ca = pki.new_ca("kubernetes", ca_key, 3600)
-    other = pki.issue_certificate(ca, ca_key, pki.generate_key("ECDSA-P256"), "system:node:w1",
-                                  [C.NODES_GROUP], ("client",), validity_seconds=3600)
-    data = pki.cert_to_pem(other) if certificate == "other-key" else b"not a certificate"
+    ca_key = pkiutil.generate_key("ECDSA-P256")
+    ca = pkiutil.new_ca("kubernetes", ca_key, 3600)
+    other = pkiutil.issue_certificate(ca, ca_key, pkiutil.generate_key("ECDSA-P256"), "system:node:w1",
+                                      [C.NODES_GROUP], ("client",), validity_seconds=3600)
+    data = pkiutil.cert_to_pem(other) if certificate == "other-key" else b"not a certificate"
     with pytest.raises(tlsbootstrap.TLSBootstrapError, match="nothing was written"):
-        tlsbootstrap.request_certificate(_CSRDouble(data), "w1", timeout=1, sleep=lambda _s: None)
+        tlsbootstrap.request_certificate(ApiWriter(_CSRDouble(data)), "w1", timeout=1, sleep=lambda _s: None)
 
 
 def test_join_control_plane_not_a_mapping_is_not_echoed(tmp_path):

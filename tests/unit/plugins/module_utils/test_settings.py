@@ -79,6 +79,6 @@ def test_kubernetes_release_lookup_uses_the_version_table():
     got = release("stable-1.36", "registry.aliyuncs.com/google_containers")
     assert got["version"] == versions.NEWEST_PATCH[36] and got["minor"] == 36
     assert got["package_version"] == versions.NEWEST_PATCH[36][1:] and got["repository_minor"] == "v1.36"
-    assert got["images"]["pause"] == "registry.aliyuncs.com/google_containers/pause:" + versions.PAUSE_VERSION[36]
+    assert got["images"]["pause"] == "registry.aliyuncs.com/google_containers/pause:" + versions.BY_MINOR[36].pause
     assert release("v1.34.2", "registry.k8s.io")["images"]["coredns"] == \
-        "registry.k8s.io/coredns/coredns:" + versions.COREDNS_VERSION[34]
+        "registry.k8s.io/coredns/coredns:" + versions.BY_MINOR[34].coredns

@@ -1,0 +1,268 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The config layer every kubeadm command shares: the config kinds, their defaults, reading a
+kubeadm config file, v1beta3 conversion, and the `Builder` that lays module options over the
+file over kubeadm's defaults while remembering where each value came from.
+
+A command (init, join; reset and upgrade next) is a row of READS naming the kinds it reads;
+a kind is a row of KINDS (its API versions, a defaults function, extra known fields).
+Adding a kind: a defaults function, a KINDS row, its validators (validators.py) and its
+options (options.OPTIONS).
+
+Config files are paths on the managed node as the user gives them, read through
+`files.NODE`: `rootfs` prefixes the tree the module builds, not the inputs it is handed.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, errors, validators
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
+
+KUBEADM_APIS = (C.KUBEADM_API_V1BETA4, C.KUBEADM_API_V1BETA3)
+_MISSING = object()
+
+
+# --- kubeadm's defaults per kind ----------------------------------------------------------------
+
+def default_cluster_configuration() -> dict:
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "ClusterConfiguration",
+        "kubernetesVersion": C.DEFAULT_KUBERNETES_VERSION,
+        "controlPlaneEndpoint": "",
+        "certificatesDir": C.PKI_DIR,
+        "imageRepository": C.DEFAULT_IMAGE_REPOSITORY,
+        "clusterName": C.CLUSTER_NAME,
+        "encryptionAlgorithm": C.DEFAULT_ENCRYPTION_ALGORITHM,
+        "certificateValidityPeriod": C.DEFAULT_CERT_VALIDITY,
+        "caCertificateValidityPeriod": C.DEFAULT_CA_CERT_VALIDITY,
+        "networking": {
+            "serviceSubnet": C.DEFAULT_SERVICE_SUBNET,
+            "podSubnet": "",
+            "dnsDomain": C.DEFAULT_DNS_DOMAIN,
+        },
+        "etcd": {"local": {
+            "dataDir": C.ETCD_DATA_DIR,
+            "extraArgs": [], "extraEnvs": [],
+            "serverCertSANs": [], "peerCertSANs": [],
+        }},
+        "apiServer": {"extraArgs": [], "extraEnvs": [], "extraVolumes": [], "certSANs": []},
+        "controllerManager": {"extraArgs": [], "extraEnvs": [], "extraVolumes": []},
+        "scheduler": {"extraArgs": [], "extraEnvs": [], "extraVolumes": []},
+        "dns": {"disabled": False},
+        "proxy": {"disabled": False},
+        "featureGates": {},
+    }
+
+
+def default_node_registration() -> dict:
+    return {
+        "name": "",
+        "criSocket": C.DEFAULT_CRI_SOCKET,
+        "taints": None,  # None: the control-plane NoSchedule taint; [] none
+        "kubeletExtraArgs": [],
+        "ignorePreflightErrors": [],
+        "imagePullPolicy": "IfNotPresent",
+        "imagePullSerial": True,
+    }
+
+
+def default_bootstrap_token() -> dict:
+    return {
+        "token": "",  # empty: generated at bootstrap-token time
+        "ttl": C.DEFAULT_TOKEN_TTL,
+        "usages": list(C.TOKEN_USAGES),
+        "groups": [C.DEFAULT_TOKEN_GROUP],
+    }
+
+
+def default_init_configuration() -> dict:
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "InitConfiguration",
+        "bootstrapTokens": [default_bootstrap_token()],
+        "nodeRegistration": default_node_registration(),
+        "localAPIEndpoint": {"advertiseAddress": "", "bindPort": C.APISERVER_PORT},
+        "certificateKey": "",
+        "skipPhases": [],
+        "dryRun": False,
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
+def default_join_configuration() -> dict:
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "JoinConfiguration",
+        "caCertPath": C.PKI_DIR + "/" + C.CA_BASE + ".crt",
+        "nodeRegistration": default_node_registration(),
+        "discovery": {"tlsBootstrapToken": ""},
+        "skipPhases": [],
+        "dryRun": False,
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
+# --- the kinds and who reads them ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """A config document kind: accepted apiVersions, kubeadm's defaults, extra known fields."""
+
+    name: str
+    api_versions: tuple
+    defaults: object = None        # callable -> defaulted document; None: passed through as written
+    extra_keys: tuple = ()
+
+    def known_keys(self) -> set:
+        return set(self.defaults()) | set(self.extra_keys) if self.defaults else set()
+
+
+KINDS = {kind.name: kind for kind in (
+    Kind("InitConfiguration", KUBEADM_APIS, default_init_configuration, ("patches",)),
+    Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
+    Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
+    Kind("ResetConfiguration", KUBEADM_APIS),
+    Kind("UpgradeConfiguration", KUBEADM_APIS),
+    Kind("KubeletConfiguration", (C.KUBELET_API,)),
+    Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
+)}
+# command -> the kinds it reads (other kubeadm kinds in the file are ignored with a warning)
+READS = {
+    "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
+    "join": ("JoinConfiguration",),
+}
+
+
+# --- the config file ---------------------------------------------------------------------------------
+
+def read_config_file(path: str) -> list:
+    """The YAML documents of a kubeadm config file on this node (files.NODE)."""
+    try:
+        text = NODE.read_text(path) if str(path).startswith("/") else None
+    except (errors.FileError, UnicodeDecodeError) as exc:
+        raise ConfigError("config", path, f"a readable kubeadm config file ({exc})") from None
+    if text is None:
+        raise ConfigError("config", path, "a readable kubeadm config file (an absolute path to an existing file)")
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise ConfigError("config", path, f"valid YAML: parse error at {errors.yaml_problem(exc)}") from None
+    for index, doc in enumerate(docs, 1):
+        if not isinstance(doc, dict):
+            raise ConfigError("config", path, f"document {index} must be a YAML mapping with "
+                                              f"apiVersion and kind, got {type(doc).__name__}")
+    return docs
+
+
+def load_documents(path: str, command: str, warnings: list) -> tuple:
+    """({kind: document} of the kinds `command` reads, {timeout: value} moved out of v1beta3
+    documents). v1beta3 is converted (marked "_v1beta3"), unknown fields dropped with a warning."""
+    wanted = READS[command]
+    found = {}
+    for index, doc in enumerate(read_config_file(path), 1):
+        api, kind = doc.get("apiVersion"), doc.get("kind")
+        label = f"document {index} (apiVersion {api!r}, kind {kind!r})"
+        if kind not in KINDS or api not in KINDS[kind].api_versions:
+            expected = "; ".join(f"{k} ({' or '.join(KINDS[k].api_versions)})" for k in wanted)
+            raise ConfigError("config", path, f"{label} is not supported: expected {expected}")
+        if kind not in wanted:
+            warnings.append(f"config {path}: {label} is not used by {command} and was ignored")
+            continue
+        if kind in found:
+            raise ConfigError("config", path, f"{label}: more than one {kind} document")
+        found[kind] = doc
+    moved = {}
+    for kind in wanted:
+        if found.get(kind, {}).get("apiVersion") == C.KUBEADM_API_V1BETA3:
+            warnings.append(f"config {path}: {kind} uses the deprecated {C.KUBEADM_API_V1BETA3}; converted "
+                            f"to {C.KUBEADM_API_V1BETA4} (migrate with `kubeadm config migrate`)")
+            found[kind], part = convert_v1beta3(kind, found[kind])
+            found[kind]["_v1beta3"] = True
+            moved.update(part)
+        if kind in found and KINDS[kind].defaults:
+            unknown = sorted(set(found[kind]) - KINDS[kind].known_keys() - {"_v1beta3"})
+            if unknown:
+                warnings.append(f"config {path}: {kind}: unknown field(s) {', '.join(unknown)} ignored")
+                for key in unknown:
+                    found[kind].pop(key)
+    return found, moved
+
+
+def convert_v1beta3(kind: str, doc: dict) -> tuple:
+    """v1beta3 document -> (v1beta4 document, timeouts moved out of it). Mirrors kubeadm's conversion."""
+    doc = copy.deepcopy(doc)
+    doc["apiVersion"] = C.KUBEADM_API_V1BETA4
+    moved = {}
+    if kind == "ClusterConfiguration":
+        for comp in ("apiServer", "controllerManager", "scheduler"):
+            if isinstance(doc.get(comp), dict) and "extraArgs" in doc[comp]:
+                doc[comp]["extraArgs"] = validators.extra_args_from_map(f"{comp}.extraArgs", doc[comp]["extraArgs"])
+        local = docutil.get(doc, "etcd.local")
+        if isinstance(local, dict) and "extraArgs" in local:
+            local["extraArgs"] = validators.extra_args_from_map("etcd.local.extraArgs", local["extraArgs"])
+        api_server = doc.get("apiServer")
+        if isinstance(api_server, dict) and "timeoutForControlPlane" in api_server:
+            moved["controlPlaneComponentHealthCheck"] = validators.duration(
+                "apiServer.timeoutForControlPlane", api_server.pop("timeoutForControlPlane"))
+    reg = doc.get("nodeRegistration")
+    if isinstance(reg, dict) and "kubeletExtraArgs" in reg:
+        reg["kubeletExtraArgs"] = validators.extra_args_from_map("nodeRegistration.kubeletExtraArgs",
+                                                                 reg["kubeletExtraArgs"])
+    discovery = doc.get("discovery")
+    if kind == "JoinConfiguration" and isinstance(discovery, dict) and "timeout" in discovery:
+        doc.setdefault("timeouts", {})["discovery"] = validators.duration("discovery.timeout",
+                                                                          discovery.pop("timeout"))
+    control = doc.get("controlPlane")
+    if kind == "JoinConfiguration" and isinstance(control, dict) and "joinControlPlane" in control:
+        control.update(control.pop("joinControlPlane") or {})  # a very old spelling
+    return doc, moved
+
+
+# --- building the documents ----------------------------------------------------------------------------
+
+class Builder:
+    """The documents being built (by short name: "init", "cluster", "join"), what the file said,
+    and where each value came from (module option or config path), for error messages."""
+
+    def __init__(self, docs: dict, file_docs: dict, warnings: list, secrets=()):
+        self.docs = docs
+        self.file = file_docs
+        self.sources = {}
+        self.warnings = warnings
+        self.secrets = set(secrets)   # options whose values are never repeated
+        self.config_path = None
+
+    def field(self, doc: str, path: str) -> str:
+        """The name the user wrote: the module option, else the config path."""
+        return self.sources.get((doc, path), path)
+
+    def get(self, doc: str, path: str, default=None):
+        return docutil.get(self.docs[doc], path, default)
+
+    def put(self, doc: str, path: str, value) -> None:
+        docutil.put(self.docs[doc], path, value)
+
+    def override(self, option: str, doc: str, path: str, value) -> None:
+        """Set a value from a module option; a different value in the config file gets a warning."""
+        in_file = docutil.get(self.file.get(doc) or {}, path, _MISSING)
+        if in_file is not _MISSING and in_file != value:
+            if option in self.secrets:  # never repeat a token or certificate key
+                self.warnings.append(f"option {option} overrides {path} from the config file")
+            else:
+                self.warnings.append(f"option {option}={value!r} overrides {path}={in_file!r} "
+                                     f"from the config file")
+        self.put(doc, path, value)
+        self.sources[(doc, path)] = option
+
+    def check(self, doc: str, path: str, validator, *args):
+        """Run validators.<concept>(field, value, *args) on a document value and store the result."""
+        value = validator(self.field(doc, path), self.get(doc, path), *args)
+        self.put(doc, path, value)
+        return value

@@ -1,0 +1,210 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one option table of the modules (community.crypto `_argspec` style).
+
+Each row is an option of one or more modules: where it lands in kubeadm's config
+(document + dotted path, or none for a module flag), its Ansible type, elements, choices,
+default, whether it is secret (no_log), and how the module value is shaped for the config.
+The modules' argument specs (`argument_spec`), the secret list (`secret_options`) and the
+merge of module options over the config file (`apply`) are all generated from it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
+
+INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
+PHASE_MODULES = (INIT, JOIN)
+API_MODULES = (TOKEN, TOKEN_INFO)
+ALL = PHASE_MODULES + API_MODULES
+DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
+TLS_BOOTSTRAP_MODES = ("kubelet", "module")
+
+
+def _strip(_name: str, value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def _lower(name: str, value):
+    return str(_strip(name, value)).lower()
+
+
+def _list(name: str, value):
+    return validators.as_list(name, value)
+
+
+@dataclass(frozen=True)
+class Option:
+    """One module option. `doc`/`path`: where it lands in kubeadm's config ("" = a module flag)."""
+
+    name: str
+    modules: tuple
+    doc: str = ""                 # "init" | "cluster" | "join" (InitConfiguration, ...); "" = flag
+    path: str = ""
+    type: str = "str"
+    elements: str = None
+    secret: bool = None           # True: no_log; False: said explicitly (the name looks secret)
+    choices: tuple = None
+    default: object = None
+    aliases: tuple = ()
+    convert: Callable = _strip    # (option, module value) -> config value
+    apply: Callable = None        # custom merge: apply(builder, option, value, params)
+    unset: tuple = (None,)        # module values that mean "not given"
+
+    def spec(self) -> dict:
+        out = {"type": self.type}
+        if self.elements:
+            out["elements"] = self.elements
+        if self.secret is not None:
+            out["no_log"] = self.secret
+        if self.choices:
+            out["choices"] = list(self.choices)
+        if self.default is not None:
+            out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
+        if self.aliases:
+            out["aliases"] = list(self.aliases)
+        return out
+
+
+# --- custom merges ----------------------------------------------------------------------------------
+
+def _feature_gates(builder, option, value, _params) -> None:
+    for gate, enabled in validators.feature_gates(option.name, value).items():
+        builder.override(option.name, option.doc, f"featureGates.{gate}", enabled)
+
+
+def _ignore_preflight_errors(builder, option, value, _params) -> None:
+    """Added to the file's list (kubeadm merges --ignore-preflight-errors with the config)."""
+    merged = list(builder.get(option.doc, option.path) or []) + validators.as_list(option.name, value)
+    builder.put(option.doc, option.path, merged)
+    builder.sources[(option.doc, option.path)] = option.name
+
+
+def _join_token(builder, option, value, params) -> None:
+    """--token: both the discovery and the TLS bootstrap token, unless the specific option is given."""
+    for path, specific in (("discovery.bootstrapToken.token", "discovery_token"),
+                           ("discovery.tlsBootstrapToken", "tls_bootstrap_token")):
+        if params.get(specific) or (specific == "discovery_token" and params.get("discovery_file")):
+            continue
+        builder.put(option.doc, path, str(value).strip())
+        builder.sources[(option.doc, path)] = option.name
+
+
+def _control_plane(builder, option, value, _params) -> None:
+    if value and builder.get(option.doc, "controlPlane") is None:
+        builder.put(option.doc, "controlPlane", {})
+
+
+_FALSE_IS_UNSET = (None, False)  # bools the module defaults to false: not an override
+_EMPTY_IS_UNSET = (None, "")
+
+OPTIONS = (
+    # --- kubeadm_init: InitConfiguration / ClusterConfiguration --------------------------------------
+    Option("kubernetes_version", (INIT,), "cluster", "kubernetesVersion"),
+    Option("image_repository", (INIT,), "cluster", "imageRepository"),
+    Option("apiserver_advertise_address", (INIT,), "init", "localAPIEndpoint.advertiseAddress"),
+    Option("apiserver_bind_port", (INIT,), "init", "localAPIEndpoint.bindPort", type="int"),
+    Option("apiserver_cert_extra_sans", (INIT,), "cluster", "apiServer.certSANs", type="list", elements="str",
+           convert=_list),
+    Option("cert_dir", (INIT,), "cluster", "certificatesDir"),
+    Option("control_plane_endpoint", (INIT,), "cluster", "controlPlaneEndpoint"),
+    Option("cri_socket", (INIT,), "init", "nodeRegistration.criSocket"),
+    Option("dry_run", (INIT,), "init", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("feature_gates", (INIT,), "cluster", "featureGates", type="raw", apply=_feature_gates),
+    Option("ignore_preflight_errors", (INIT,), "init", "nodeRegistration.ignorePreflightErrors", type="list",
+           elements="str", apply=_ignore_preflight_errors),
+    Option("node_name", (INIT,), "init", "nodeRegistration.name", convert=_lower),
+    Option("pod_network_cidr", (INIT,), "cluster", "networking.podSubnet"),
+    Option("service_cidr", (INIT,), "cluster", "networking.serviceSubnet"),
+    Option("service_dns_domain", (INIT,), "cluster", "networking.dnsDomain"),
+    Option("skip_phases", (INIT,), "init", "skipPhases", type="list", elements="str", convert=_list),
+    Option("token", (INIT,), "init", "bootstrapTokens.0.token", secret=True, unset=(None, "")),
+    Option("token_ttl", (INIT,), "init", "bootstrapTokens.0.ttl", secret=False),
+    Option("certificate_key", (INIT,), "init", "certificateKey", secret=True),
+    Option("encryption_algorithm", (INIT,), "cluster", "encryptionAlgorithm", choices=C.ENCRYPTION_ALGORITHMS),
+    Option("certificate_validity_period", (INIT,), "cluster", "certificateValidityPeriod"),
+    Option("ca_certificate_validity_period", (INIT,), "cluster", "caCertificateValidityPeriod"),
+    Option("skip_token_print", (INIT,), type="bool", default=False),
+    Option("upload_certs", (INIT,), type="bool", default=False),
+    # --- kubeadm_join: JoinConfiguration (token first: the specific tokens below win) ----------------
+    Option("token", (JOIN,), "join", secret=True, apply=_join_token, unset=_EMPTY_IS_UNSET),
+    Option("api_server_endpoint", (JOIN,), "join", "discovery.bootstrapToken.apiServerEndpoint",
+           unset=_EMPTY_IS_UNSET),
+    Option("discovery_token", (JOIN,), "join", "discovery.bootstrapToken.token", secret=True, unset=_EMPTY_IS_UNSET),
+    Option("tls_bootstrap_token", (JOIN,), "join", "discovery.tlsBootstrapToken", secret=True, unset=_EMPTY_IS_UNSET),
+    Option("discovery_token_ca_cert_hash", (JOIN,), "join", "discovery.bootstrapToken.caCertHashes", type="list",
+           elements="str", secret=False, convert=_list, unset=_EMPTY_IS_UNSET),
+    Option("discovery_token_unsafe_skip_ca_verification", (JOIN,), "join",
+           "discovery.bootstrapToken.unsafeSkipCAVerification", type="bool", default=False, unset=_FALSE_IS_UNSET),
+    Option("discovery_file", (JOIN,), "join", "discovery.file.kubeConfigPath", unset=_EMPTY_IS_UNSET),
+    Option("discovery_ca_file", (JOIN,), type="path"),
+    Option("discovery_timeout", (JOIN,), "join", "timeouts.discovery", unset=_EMPTY_IS_UNSET),
+    Option("node_name", (JOIN,), "join", "nodeRegistration.name", convert=_lower, unset=_EMPTY_IS_UNSET),
+    Option("cri_socket", (JOIN,), "join", "nodeRegistration.criSocket", unset=_EMPTY_IS_UNSET),
+    Option("ignore_preflight_errors", (JOIN,), "join", "nodeRegistration.ignorePreflightErrors", type="list",
+           elements="str", apply=_ignore_preflight_errors, unset=(None, "", [])),
+    Option("skip_phases", (JOIN,), "join", "skipPhases", type="list", elements="str", convert=_list,
+           unset=_EMPTY_IS_UNSET),
+    Option("certificate_key", (JOIN,), "join", "controlPlane.certificateKey", secret=True, unset=_EMPTY_IS_UNSET),
+    Option("apiserver_advertise_address", (JOIN,), "join", "controlPlane.localAPIEndpoint.advertiseAddress",
+           unset=_EMPTY_IS_UNSET),
+    Option("apiserver_bind_port", (JOIN,), "join", "controlPlane.localAPIEndpoint.bindPort", type="int",
+           unset=_EMPTY_IS_UNSET),
+    Option("control_plane", (JOIN,), "join", type="bool", default=False, apply=_control_plane),
+    Option("dry_run", (JOIN,), "join", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("tls_bootstrap_mode", (JOIN,), choices=TLS_BOOTSTRAP_MODES, default="kubelet"),
+    Option("wait_for_kubelet", (JOIN,), type="bool", default=False),
+    # --- kubeadm_token / kubeadm_token_info ---------------------------------------------------------------
+    Option("state", (TOKEN,), choices=("present", "absent"), default="present"),
+    Option("token", (TOKEN,), secret=True),
+    Option("ttl", (TOKEN,), default=C.DEFAULT_TOKEN_TTL),
+    Option("usages", (TOKEN,), type="list", elements="str", choices=C.TOKEN_USAGES, default=C.TOKEN_USAGES),
+    Option("groups", (TOKEN,), type="list", elements="str", default=(C.DEFAULT_TOKEN_GROUP,)),
+    Option("description", (TOKEN,), default=""),
+    Option("reuse", (TOKEN,), type="bool", default=True),
+    Option("print_join_command", (TOKEN,), type="bool", default=False),
+    Option("certificate_key", (TOKEN,), secret=True),
+    Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
+    # --- shared ------------------------------------------------------------------------------------------
+    Option("config", PHASE_MODULES, type="path"),
+    Option("kubeconfig", API_MODULES, type="path", default=DEFAULT_KUBECONFIG),
+    Option("api_timeout", API_MODULES, type="int", default=60),
+    Option("rootfs", ALL, type="path", default="/"),
+)
+
+
+def options_of(module: str) -> list:
+    rows = [option for option in OPTIONS if module in option.modules]
+    names = [option.name for option in rows]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise KeyError(f"internal: {module} options listed twice: {duplicates}")
+    return rows
+
+
+def argument_spec(module: str) -> dict:
+    """The AnsibleModule argument_spec of a module, from the table."""
+    return {option.name: option.spec() for option in options_of(module)}
+
+
+def secret_options(module: str) -> tuple:
+    """Options whose values are never repeated in messages (the no_log ones)."""
+    return tuple(option.name for option in options_of(module) if option.secret)
+
+
+def apply(builder, module: str, params: dict) -> None:
+    """Lay the module's config options over the builder's documents (in table order)."""
+    for option in options_of(module):
+        if not option.doc:
+            continue
+        value = params.get(option.name)
+        if any(value is unset or (value == unset and type(value) is type(unset)) for unset in option.unset):
+            continue
+        if option.apply is not None:
+            option.apply(builder, option, value, params)
+        else:
+            builder.override(option.name, option.doc, option.path, option.convert(option.name, value))

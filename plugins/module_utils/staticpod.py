@@ -1,0 +1,131 @@
+# -*- coding: utf-8 -*-
+# Copyright: kubeboot developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Static Pod building blocks (kubeadm util/staticpod): the Pod skeleton, probes, host-path
+mounts, environment. What goes into each component's Pod is manifests.py."""
+from __future__ import annotations
+
+import math
+import os
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
+
+DIR_OR_CREATE = "DirectoryOrCreate"
+FILE_OR_CREATE = "FileOrCreate"
+
+
+# =============================================================================
+# small helpers
+# =============================================================================
+def localhost(cfg) -> str:
+    return "::1" if netutil.is_ipv6(cfg.advertise_address) else "127.0.0.1"
+
+
+def probe_address(addr) -> str:
+    """kubeadm getProbeAddress: an unspecified bind address means 'use the Pod IP' (empty host)."""
+    return "" if addr in ("0.0.0.0", "::") else addr
+
+
+# =============================================================================
+# probes, env, volumes
+# =============================================================================
+def http_get(host, path, port, scheme) -> dict:
+    action = {"path": path, "port": port, "scheme": scheme}
+    if host:
+        action["host"] = host
+    return action
+
+
+def probes(cfg, host, port, scheme, live, ready, start) -> tuple:
+    """(container fields, ports) for the component's probes (kubeadm staticpod LivenessProbe & co)."""
+    named = versions.behaviour(cfg.minor).probe_port_named
+    target = C.PROBE_PORT_NAME if named else port
+    fields = {}
+    if live:
+        fields["livenessProbe"] = {"failureThreshold": 8, "httpGet": http_get(host, live, target, scheme),
+                                   "initialDelaySeconds": 10, "periodSeconds": 10, "timeoutSeconds": 15}
+    if ready:
+        fields["readinessProbe"] = {"failureThreshold": 3, "httpGet": http_get(host, ready, target, scheme),
+                                    "periodSeconds": 1, "timeoutSeconds": 15}
+    if start:
+        period = 10
+        fields["startupProbe"] = {
+            "failureThreshold": int(math.ceil(cfg.timeout("controlPlaneComponentHealthCheck") / period)),
+            "httpGet": http_get(host, start, target, scheme),
+            "initialDelaySeconds": 10, "periodSeconds": period, "timeoutSeconds": 15}
+    if named:
+        fields["ports"] = [{"containerPort": port, "name": C.PROBE_PORT_NAME, "protocol": "TCP"}]
+    return fields
+
+
+def proxy_env(environ=None) -> list:
+    """Host variables ending in _proxy (any case) with a value (kubeadm GetProxyEnvVars)."""
+    environ = os.environ if environ is None else environ
+    return [{"name": k, "value": v} for k, v in environ.items() if k.lower().endswith("_proxy") and v]
+
+
+def merge_env(*lists) -> list:
+    """Later entries win by name; result sorted by name (kubeadm MergeKubeadmEnvVars, 1.32+)."""
+    merged = {}
+    for entries in lists:
+        for entry in entries or []:
+            if not isinstance(entry, dict) or not entry.get("name"):
+                raise InvalidValue("extraEnvs", entry, "a list of {name: ..., value: ...} entries")
+            merged[entry["name"]] = dict(entry)
+    return [merged[name] for name in sorted(merged)]
+
+
+def volume_name(path: str) -> str:
+    return path.strip("/").replace("/", "-")
+
+
+class Mounts:
+    """name -> (volume, mount); a later entry with the same name replaces the earlier one."""
+
+    def __init__(self):
+        self.items = {}
+
+    def add(self, name, host_path, mount_path, read_only, path_type):
+        volume = {"hostPath": {"path": host_path}, "name": name}
+        if path_type is not None:
+            volume["hostPath"]["type"] = path_type
+        mount = {"mountPath": mount_path, "name": name}
+        if read_only:
+            mount["readOnly"] = True
+        self.items[name] = (volume, mount)
+
+    def volumes(self) -> list:
+        return [self.items[n][0] for n in sorted(self.items)]
+
+    def mounts(self) -> list:
+        return [self.items[n][1] for n in sorted(self.items)]
+
+
+# =============================================================================
+# Pods
+# =============================================================================
+def pod(component: str, container: dict, volumes: list, annotations=None, minor: int = 34) -> dict:
+    metadata = {"labels": {"component": component, "tier": C.CONTROL_PLANE_TIER},
+                "name": component, "namespace": C.KUBE_SYSTEM}
+    if versions.behaviour(minor).creation_timestamp:
+        # apimachinery omits a zero creationTimestamp from 1.34 on (kubernetes#130989,
+        # CHANGELOG-1.34 alpha.1); kubeadm 1.33 still writes `creationTimestamp: null`.
+        metadata["creationTimestamp"] = None
+    if annotations:
+        metadata["annotations"] = annotations
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "containers": [container],
+            "hostNetwork": True,
+            "priority": C.STATIC_POD_PRIORITY,
+            "priorityClassName": C.STATIC_POD_PRIORITY_CLASS,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "volumes": volumes,
+        },
+        "status": {},
+    }

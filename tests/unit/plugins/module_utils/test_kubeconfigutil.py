@@ -1,0 +1,49 @@
+"""kubeconfigutil.py: one current-context resolution, credentials inline or as files through HostFS."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfigutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
+
+DOC = {"current-context": "c",
+       "clusters": [{"name": "k", "cluster": {"server": "https://10.0.0.1:6443", "certificate-authority": "ca.crt"}},
+                    {"name": "other", "cluster": {"server": "https://10.0.0.2:6443"}}],
+       "contexts": [{"name": "c", "context": {"cluster": "k", "user": "u"}}],
+       "users": [{"name": "u", "user": {"client-key-data": base64.b64encode(b"KEY").decode(),
+                                        "tokenFile": "/etc/kubernetes/token"}}]}
+
+
+def test_current_context():
+    chosen = kubeconfigutil.select(DOC)
+    assert chosen.context == "c" and chosen.cluster["server"] == "https://10.0.0.1:6443" and chosen.user_name == "u"
+    assert chosen.user_entry is DOC["users"][0]  # callers may rewrite it in place
+
+
+def test_lone_cluster_without_context_and_strict_mode():
+    info = {"clusters": [{"name": "", "cluster": {"server": "https://10.0.0.1:6443"}}], "contexts": None}
+    assert kubeconfigutil.select(info).cluster["server"] == "https://10.0.0.1:6443"
+    assert kubeconfigutil.select(info, strict=True).cluster == {}
+    assert kubeconfigutil.select(dict(DOC, **{"current-context": "nope"})).cluster == {}  # two clusters: no guess
+
+
+def test_credentials_through_hostfs(tmp_path):
+    (tmp_path / "etc/kubernetes").mkdir(parents=True)
+    (tmp_path / "etc/kubernetes/ca.crt").write_bytes(b"CA")
+    (tmp_path / "etc/kubernetes/token").write_text("tok\n")
+    fs = HostFS(str(tmp_path))
+    chosen = kubeconfigutil.select(DOC)
+    assert kubeconfigutil.material(chosen.cluster, "certificate-authority-data", "certificate-authority", fs,
+                                   "/etc/kubernetes") == b"CA"
+    assert kubeconfigutil.material(chosen.user, "client-key-data", "client-key", fs) == b"KEY"
+    assert kubeconfigutil.token(chosen.user, fs) == "tok"
+    with pytest.raises(errors.FileError, match="missing.crt"):
+        kubeconfigutil.material({"certificate-authority": "/missing.crt"}, "", "certificate-authority", fs)
+
+
+def test_yaml_errors_name_the_place_not_the_line():
+    with pytest.raises(errors.PKIError) as err:
+        kubeconfigutil.load("users:\n- user: {token: 'SECRETVALUE\n", "admin.conf", errors.PKIError)
+    assert "line" in str(err.value) and "SECRETVALUE" not in str(err.value)
