@@ -7,7 +7,7 @@ COLLECTIONS := $(abspath build/collections)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 PYTEST_ARGS ?=
 
-.PHONY: test-node venv link test test-slow test-all unit lint sanity lab lab-show lab-check lab-add lab-down lab-local lab-clean molecule bench clean
+.PHONY: test-node venv link test test-slow test-all unit lint sanity lab lab-show lab-check lab-scenarios lab-add lab-down lab-local lab-clean molecule bench clean
 
 $(VENV)/.installed: requirements.txt requirements-test.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -79,6 +79,9 @@ lab-show: venv link
 
 lab-check: venv link
 	$(PY) extensions/lab/lab.py check $(LAB_CHECK_ARGS)
+
+lab-scenarios: venv link
+	$(PY) extensions/lab/lab.py scenarios $(SCENARIOS)
 
 lab-add: venv link
 	$(PY) extensions/lab/lab.py add $(NODE)

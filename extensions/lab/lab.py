@@ -9,6 +9,7 @@
     lab.py show    nodes, endpoint, CA hash, certificate expiry, `kubectl get nodes -o wide`
     lab.py check   verify the running lab from outside (CI): kubectl, podman exec, etcdctl
     lab.py add N   start one more worker node N and run site.yml --limit N (a scale-out)
+    lab.py scenarios [NAME ...]  run extensions/lab/scenarios/NN_NAME.py on the running lab (CI)
     lab.py down    remove the nodes and the network
     lab.py env     shell exports for molecule (CONTAINERS_CONF, ANSIBLE_COLLECTIONS_PATH, PATH)
 
@@ -22,6 +23,7 @@ import datetime
 import fcntl
 import glob
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -419,12 +421,17 @@ def extra_workers() -> list:
 RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
-def playbook(limit=None, check=False) -> dict:
-    argv = ["ansible-playbook", "-i", inventory(extra_workers()), os.path.join(HERE, "site-lab.yml")]
+def playbook(limit=None, check=False, path=None, extra_vars=None, tags=None) -> dict:
+    """ansible-playbook of `path` (default the lab's play: site.yml) over the lab inventory; the recap."""
+    argv = ["ansible-playbook", "-i", inventory(extra_workers()), path or os.path.join(HERE, "site-lab.yml")]
     if limit:
         argv += ["--limit", limit]
     if check:
         argv += ["--check", "--diff"]
+    if tags:
+        argv += ["--tags", tags]
+    for key, value in (extra_vars or {}).items():
+        argv += ["-e", json.dumps({key: value})]
     lab_env = dict(env(), ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"))
     print("+ " + " ".join(argv), flush=True)
     log_path = os.path.join(STATE, "last-playbook.log")
@@ -609,6 +616,71 @@ def down() -> None:
     print("lab removed (the image stays cached)")
 
 
+# --- scenarios: what CI proves on the running lab after `make lab` ------------------------------
+SCENARIOS = os.path.join(HERE, "scenarios")
+
+
+class Lab:
+    """What a scenario (extensions/lab/scenarios/<NN>_<name>.py, `run(lab)`) may use."""
+
+    Error = LabError
+    repo = REPO
+    playbooks = os.path.join(REPO, "playbooks")
+    nodes = NODES
+    prefix = PREFIX
+
+    @staticmethod
+    def playbook(path=None, **kwargs) -> dict:
+        return playbook(path=path, **kwargs)
+
+    @staticmethod
+    def exec(node: str, *argv, check=True) -> str:
+        return node_exec(node, *argv, check=check)
+
+    @staticmethod
+    def kubectl(*args, check=True) -> subprocess.CompletedProcess:
+        fetch_admin_conf()
+        return kubectl(*args, check=check)
+
+    @staticmethod
+    def add_node(name: str) -> str:
+        """Start one more (empty) node; its inventory name, which is in kube_node from now on."""
+        full = PREFIX + name
+        nodes([full])
+        return full
+
+    @staticmethod
+    def remove_container(name: str) -> None:
+        podman("rm", "-f", "-t", "2", name)
+
+    control_plane = staticmethod(control_plane_node)
+    wait_ready = staticmethod(wait_ready)
+    check = staticmethod(check)
+
+
+def scenarios(names=()) -> None:
+    """Run the scenarios in their file order (all, or those named); each failure is one clear line."""
+    found = sorted(glob.glob(os.path.join(SCENARIOS, "[0-9]*_*.py")))
+    chosen = [p for p in found if not names or os.path.basename(p)[3:-3] in names]
+    if names and len(chosen) != len(names):
+        raise LabError(f"unknown scenario(s): {sorted(set(names) - {os.path.basename(p)[3:-3] for p in found})}")
+    timings = []
+    for path in chosen:
+        name = os.path.basename(path)[:-3]
+        spec = importlib.util.spec_from_file_location("kubeboot_lab_scenario_" + name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        print(f"\n== scenario {name}: {(module.__doc__ or '').strip().splitlines()[0]}", flush=True)
+        start = time.monotonic()
+        try:
+            module.run(Lab)
+        except LabError as exc:
+            raise LabError(f"scenario {name}: {exc}") from None
+        timings.append((name, time.monotonic() - start))
+        print(f"== scenario {name}: OK ({timings[-1][1]:.0f} s)", flush=True)
+    print("\nscenario timings:\n" + "\n".join(f"  {n:<28} {t:7.1f} s" for n, t in timings))
+
+
 def print_env() -> None:
     print(f"export CONTAINERS_CONF={CONTAINERS_CONF}")
     print(f"export ANSIBLE_COLLECTIONS_PATH={COLLECTIONS}")
@@ -616,7 +688,8 @@ def print_env() -> None:
 
 
 COMMANDS = {"host": host, "image": image, "up": up, "show": show, "down": down, "env": print_env,
-            "check": lambda: check("--idempotent" in sys.argv), "packages": packages}
+            "check": lambda: check("--idempotent" in sys.argv), "packages": packages,
+            "scenarios": lambda: scenarios(tuple(sys.argv[2:]))}
 
 
 def main(argv) -> int:
