@@ -171,6 +171,7 @@ OPTIONS = (
     Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
     # --- shared ------------------------------------------------------------------------------------------
     Option("config", PHASE_MODULES, type="path"),
+    Option("config_documents", PHASE_MODULES, type="raw"),
     Option("kubeconfig", API_MODULES, type="path", default=DEFAULT_KUBECONFIG),
     Option("api_timeout", API_MODULES, type="int", default=60),
     Option("rootfs", ALL, type="path", default="/"),
