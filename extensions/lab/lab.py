@@ -52,6 +52,8 @@ LABEL = "kubeboot.lab=" + (LAB_NAME or "1")
 NODES = {PREFIX + "cp1": ["kube_control_plane", "etcd"], PREFIX + "w1": ["kube_node"], PREFIX + "w2": ["kube_node"]}
 # The lab deploys this minor and can upgrade to the next one (packages are built for both).
 LAB_MINORS = (36, 37)
+# The cluster's pod network (the collection's default; the flannel ConfigMap must carry it).
+LAB_POD_CIDR = "10.244.0.0/16"
 # The podman connection plugin and the profile_tasks callback (from the PyPI ansible wheel).
 LAB_COLLECTIONS = ["containers.podman", "ansible.posix"]
 HOST_PACKAGES = ("podman", "runc", "debootstrap", "python3-venv", "openssl", "make", "git", "iptables")
@@ -538,6 +540,12 @@ def check(idempotent=False) -> None:
         namespace, name = item.split("/")
         kubectl("get", "configmap", "-n", namespace, name, "-o", "name")
     print("configmaps kubeadm-config, cluster-info, kubelet-config: present")
+    net_conf = json.loads(kubectl("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg", "-o", "json").stdout)
+    network = json.loads(net_conf["data"]["net-conf.json"])["Network"]
+    kubectl("get", "daemonset", "-n", "kube-flannel", "kube-flannel-ds", "-o", "name")
+    if network != LAB_POD_CIDR:
+        raise LabError(f"flannel's net-conf.json has Network {network}, wanted the pod CIDR {LAB_POD_CIDR}")
+    print(f"CNI: DaemonSet kube-flannel/kube-flannel-ds, net-conf.json Network {network}")
     if idempotent:
         last = last_run()
         changed = {host: r["changed"] for host, r in last.get("recap", {}).items()}
@@ -651,7 +659,8 @@ class Lab:
 
     @staticmethod
     def remove_container(name: str) -> None:
-        podman("rm", "-f", "-t", "2", name)
+        """Remove a node's container (if it exists); its Node object stays in the API."""
+        podman("rm", "-f", "-t", "2", "--ignore", name)
 
     control_plane = staticmethod(control_plane_node)
     wait_ready = staticmethod(wait_ready)

@@ -18,8 +18,9 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
+APPLY = "kube_apply"
 PHASE_MODULES = (INIT, JOIN)
-API_MODULES = (TOKEN, TOKEN_INFO)
+API_MODULES = (TOKEN, TOKEN_INFO, APPLY)
 ALL = PHASE_MODULES + API_MODULES
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
@@ -169,6 +170,11 @@ OPTIONS = (
     Option("print_join_command", (TOKEN,), type="bool", default=False),
     Option("certificate_key", (TOKEN,), secret=True),
     Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
+    # --- kube_apply ----------------------------------------------------------------------------------------
+    Option("objects", (APPLY,), type="raw"),
+    Option("state", (APPLY,), choices=("present", "absent"), default="present"),
+    Option("wait", (APPLY,), type="bool", default=False),
+    Option("wait_timeout", (APPLY,), type="int", default=60),
     # --- shared ------------------------------------------------------------------------------------------
     Option("config", PHASE_MODULES, type="path"),
     Option("config_documents", PHASE_MODULES, type="raw"),
