@@ -14,7 +14,7 @@ from __future__ import annotations
 import posixpath
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiwriter, errors, poll
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, apiwriter, errors, poll
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiclient import Client
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -25,13 +25,16 @@ FIELD = "objects"
 
 
 def parse_objects(value) -> list:
-    """The objects of the `objects` option: a list of objects, or YAML text with one object a
-    document (empty documents skipped). Each needs apiVersion, kind and metadata.name."""
+    """The objects of the `objects` option: YAML text with one object (or a list of objects) a
+    document, empty documents skipped; a list of objects works too. Each needs apiVersion, kind
+    and metadata.name."""
     if isinstance(value, str):
         try:
-            value = [doc for doc in yaml.safe_load_all(value) if doc is not None]
+            docs = [doc for doc in yaml.safe_load_all(value) if doc is not None]
         except yaml.YAMLError as exc:
             raise InvalidValue(FIELD, "<YAML>", f"valid YAML ({errors.yaml_problem(exc)})") from None
+        # a document may itself be a list of objects (what `to_yaml` makes of a list)
+        value = [obj for doc in docs for obj in (doc if isinstance(doc, list) else [doc])]
     if isinstance(value, dict):
         value = [value]
     if not isinstance(value, list) or not value:
@@ -50,6 +53,30 @@ def _check(index: int, obj) -> None:
                        ("metadata.name", (meta or {}).get("name") if isinstance(meta, dict) else None)):
         if not isinstance(value, str) or not value.strip():
             raise InvalidValue(f"{where}.{key}", value, "a non-empty string")
+
+
+def learn_kinds(api: ApiWriter, objects: list) -> None:
+    """The URL of each kind the client does not know, from the API's discovery (as kubectl finds
+    it). A kind that discovery does not list yet (a custom resource whose definition this run
+    creates) is left to the lower-case plural guess, with a note."""
+    for api_version, kind in sorted({(o["apiVersion"], o["kind"]) for o in objects}):
+        if apiclient.known_kind(kind):
+            continue
+        listing = None if api.offline else _discovery(api.client, api_version)
+        found = [r for r in (listing or {}).get("resources") or [] if r.get("kind") == kind and "/" not in r["name"]]
+        if found:
+            apiclient.register_kind(kind, api_version, found[0]["name"], found[0].get("namespaced", False))
+        else:
+            api.log.note(f"{api_version} {kind}: not in the API's discovery (yet); using the plural "
+                         f"{kind.lower()}s")
+
+
+def _discovery(client, api_version: str):
+    """The APIResourceList of a group version, or None when the API does not serve it."""
+    try:
+        return client.request("GET", apiclient.api_prefix(api_version), retry=False)
+    except errors.NotFound:
+        return None
 
 
 def apply_objects(api: ApiWriter, objects: list, state: str = "present") -> list:
@@ -81,6 +108,7 @@ def run_apply(params: dict, check_mode: bool = False) -> dict:
     client = Client.from_kubeconfig(load_kubeconfig(fs, path), base_dir=posixpath.dirname(path), fs=fs,
                                     retry_timeout=params.get("api_timeout", 60))
     api = ApiWriter(client, check_mode=check_mode)
+    learn_kinds(api, objects)
     state = params.get("state") or "present"
     changed = apply_objects(api, objects, state)
     if params.get("wait") and state == "present" and not check_mode:

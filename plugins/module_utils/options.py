@@ -55,6 +55,7 @@ class Option:
     convert: Callable = _strip    # (option, module value) -> config value
     apply: Callable = None        # custom merge: apply(builder, option, value, params)
     unset: tuple = (None,)        # module values that mean "not given"
+    required: bool = False
 
     def spec(self) -> dict:
         out = {"type": self.type}
@@ -68,6 +69,8 @@ class Option:
             out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
         if self.aliases:
             out["aliases"] = list(self.aliases)
+        if self.required:
+            out["required"] = True
         return out
 
 
@@ -171,7 +174,9 @@ OPTIONS = (
     Option("certificate_key", (TOKEN,), secret=True),
     Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
     # --- kube_apply ----------------------------------------------------------------------------------------
-    Option("objects", (APPLY,), type="raw"),
+    # YAML text, no_log: objects may be Secrets, and the input is never echoed (a list would make Ansible
+    # hide each of its values everywhere in the result)
+    Option("objects", (APPLY,), secret=True, required=True),
     Option("state", (APPLY,), choices=("present", "absent"), default="present"),
     Option("wait", (APPLY,), type="bool", default=False),
     Option("wait_timeout", (APPLY,), type="int", default=60),

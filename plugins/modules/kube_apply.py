@@ -21,10 +21,14 @@ extends_documentation_fragment:
 options:
   objects:
     description:
-      - The objects, as a list or as YAML text with one object a document (a manifest file's content, e.g.
-        from the M(ansible.builtin.template) lookup). Each needs C(apiVersion), C(kind) and C(metadata.name).
+      - The objects as YAML text, one object a document - a manifest file's content, e.g. from the
+        M(ansible.builtin.template) or M(ansible.builtin.file) lookup, or C({{ my_objects | to_yaml }}). Each needs
+        C(apiVersion), C(kind) and C(metadata.name).
       - They are applied in the given order (a Namespace before what lives in it) and deleted in reverse order.
-    type: raw
+      - The text is C(no_log) - it may hold Secrets - so it is never echoed; the diff shows each object without
+        Secret values.
+    type: str
+    required: true
   state:
     description: C(present) creates or updates the objects, C(absent) deletes them.
     type: str
