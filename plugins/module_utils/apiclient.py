@@ -62,6 +62,7 @@ def register_kind(kind: str, api_version: str, plural: str, namespaced: bool) ->
 def known_kind(kind: str) -> bool:
     return kind in _RESOURCES
 
+
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 

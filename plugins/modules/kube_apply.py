@@ -50,7 +50,8 @@ attributes:
     support: full
     description: Each changed object before and after, without Secret values.
 seealso:
-  - role: kubeboot.cluster.cni
+  - module: kubeboot.cluster.kubeadm_init
+    description: makes the cluster whose admin.conf this module uses.
 """
 
 EXAMPLES = r"""
