@@ -25,6 +25,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.changes import Ch
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
 
 SECRET_PLACEHOLDER = "<secret: content not shown>\n"
+REMOVED = ("<removed>", None)  # check mode: a path a Writer would remove (PendingView answers "absent")
 
 
 class HostFS:
@@ -144,27 +145,47 @@ class PrivateDir:
 
 
 class PendingView(HostFS):
-    """A HostFS that answers reads from check mode's pending writes first.
+    """A HostFS that answers reads from check mode's pending writes and removals first.
 
     Phases of one check-mode run build on each other (kubeconfigs need the CA the
-    certs phase would create) without anything reaching the disk.
+    certs phase would create; reset's later phases do not see what earlier ones would
+    remove) without anything reaching the disk.
     """
 
     def __init__(self, fs: HostFS, pending: dict):
         super().__init__(fs.rootfs)
         self._pending = pending
 
+    def _planned(self, host_path: str):
+        """(data, mode) of a pending write, REMOVED when it or a parent would be removed, else None."""
+        if host_path in self._pending:
+            return self._pending[host_path]
+        parent = host_path
+        while parent not in ("", "/"):
+            parent = parent.rsplit("/", 1)[0] or "/"
+            if self._pending.get(parent) is REMOVED:
+                return REMOVED
+        return None
+
     def exists(self, host_path: str) -> bool:
-        return host_path in self._pending or super().exists(host_path)
+        planned = self._planned(host_path)
+        if planned is not None:
+            return planned is not REMOVED
+        return super().exists(host_path)
+
+    def isdir(self, host_path: str) -> bool:
+        return self._planned(host_path) is not REMOVED and super().isdir(host_path)
 
     def read_bytes(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][0]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[0]
         return super().read_bytes(host_path)
 
     def mode(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][1]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[1]
         return super().mode(host_path)
 
 
@@ -274,16 +295,26 @@ class Writer:
         os.replace(tmp, real)
         return True
 
-    def remove(self, host_path: str) -> bool:
+    def remove(self, host_path: str, secret: bool = True) -> bool:
+        """Remove a file, a symlink (never its target) or a directory tree. Returns True if removed.
+
+        The diff shows the removed content only for `secret=False` (certificates, manifests);
+        otherwise, and for directories and links, a placeholder or a summary."""
         real = self.fs.path(host_path)
-        if not os.path.lexists(real):
-            return False
+        if not os.path.lexists(real) or (self.check_mode and not self.view().exists(host_path)):
+            return False  # absent, or already planned away in this check-mode run
+        self.log.diff(host_path, _removed_text(real, secret), "")
         self.changed_paths.append(host_path)
-        if not self.check_mode:
+        if self.check_mode:
+            self.pending[host_path] = REMOVED
+            return True
+        try:
             if os.path.isdir(real) and not os.path.islink(real):
                 shutil.rmtree(real)
             else:
                 os.unlink(real)
+        except OSError as exc:
+            raise FileError(f"cannot remove {host_path}: {exc.strerror}") from None
         return True
 
     def view(self) -> "HostFS":
@@ -295,6 +326,22 @@ class Writer:
             self.log.diff(host_path, SECRET_PLACEHOLDER if before is not None else "", SECRET_PLACEHOLDER)
             return
         self.log.diff(host_path, _text(before), _text(after))
+
+
+def _removed_text(real: str, secret: bool) -> str:
+    """What a removal diff shows as 'before' (never secret content)."""
+    if os.path.islink(real):
+        return f"<symbolic link to {os.readlink(real)}>\n"
+    if os.path.isdir(real):
+        count = sum(len(files) for _root, _dirs, files in os.walk(real))
+        return f"<directory with {count} file(s)>\n"
+    if secret:
+        return SECRET_PLACEHOLDER
+    try:
+        with open(real, "rb") as handle:
+            return _text(handle.read())
+    except OSError:
+        return "<unreadable>\n"
 
 
 def _text(data) -> str:
