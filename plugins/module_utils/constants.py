@@ -35,6 +35,13 @@ EXTRA_CA_DIRS = (
     "/usr/local/share/ca-certificates",
 )
 
+# --- what kubeadm reset leaves to the user (reset.py, cleanupnode.py) ---------
+CNI_CONFIG_DIR = "/etc/cni/net.d"
+CNI_STATE_DIR = "/var/lib/cni"
+USER_KUBECONFIG = ".kube/config"  # under a user's $HOME: a copy of admin.conf
+# unmount2() flags ResetConfiguration.unmountFlags may name (kubeadm's list)
+UNMOUNT_FLAGS = ("MNT_FORCE", "MNT_DETACH", "MNT_EXPIRE", "UMOUNT_NOFOLLOW")
+
 # --- kubeconfig files -------------------------------------------------------
 ADMIN_CONF = "admin.conf"
 SUPER_ADMIN_CONF = "super-admin.conf"

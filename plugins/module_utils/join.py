@@ -294,10 +294,8 @@ def _existing_initial_cluster(ctx: JoinContext):
 
 def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
     """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
-    cfg = ctx.cfg
-    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
-    return etcd.Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
-                                  pki.key_path(cfg, base), read=_reader(ctx.fs), **kwargs)
+    return etcd.Client.from_files(endpoints, *pki.identity_files(ctx.cfg, "etcd-healthcheck-client"),
+                                  read=etcd.reader(ctx.fs), **kwargs)
 
 
 def etcd_join(ctx: JoinContext) -> None:
@@ -343,15 +341,6 @@ def etcd_join(ctx: JoinContext) -> None:
             ctx.log.objects.append(f"EtcdMember/{cfg.node_name}")
     ctx.api_result(result)
     ctx.report.etcd = result
-
-
-def _reader(fs):
-    def read(path: str) -> bytes:
-        data = fs.read_bytes(path)
-        if data is None:
-            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
-        return data
-    return read
 
 
 PHASES = (
