@@ -16,6 +16,7 @@ without the rootfs prefix: kernel interfaces (/proc) and the paths a user hands 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -104,6 +105,24 @@ class HostFS:
         except FileNotFoundError:
             return None
 
+    def chunks(self, host_path: str, size: int = 1 << 20):
+        """The content of a (possibly large) file, piece by piece."""
+        try:
+            with open(self.resolve(host_path), "rb") as handle:
+                for block in iter(lambda: handle.read(size), b""):
+                    yield block
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+
+    def listdir(self, host_path: str) -> list:
+        """Names in a directory (sorted; [] when it is absent or not a directory)."""
+        try:
+            return sorted(os.listdir(self.resolve(host_path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise FileError(f"cannot list {host_path}: {exc.strerror}") from None
+
     def mtime_ns(self, host_path: str):
         try:
             return os.stat(self.resolve(host_path)).st_mtime_ns
@@ -188,6 +207,15 @@ class PendingView(HostFS):
             return None if planned is REMOVED else planned[1]
         return super().mode(host_path)
 
+    def listdir(self, host_path: str) -> list:
+        if self._planned(host_path) is REMOVED:
+            return []
+        prefix = host_path.rstrip("/") + "/"
+        names = {name for name in super().listdir(host_path) if self.exists(prefix + name)}
+        names.update(path[len(prefix):] for path, planned in self._pending.items()
+                     if path.startswith(prefix) and "/" not in path[len(prefix):] and planned is not REMOVED)
+        return sorted(names)
+
 
 def atomic_write(real_path: str, data: bytes, mode: int) -> None:
     """Write data to real_path so a reader sees the old or the new file, never a part."""
@@ -207,6 +235,47 @@ def atomic_write(real_path: str, data: bytes, mode: int) -> None:
             pass
         raise
     _fsync_dir(directory)
+
+
+@contextlib.contextmanager
+def atomic_stream(real_path: str, mode: int):
+    """A file written piece by piece (a snapshot too large for memory) that appears complete or not at
+    all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
+    directory = os.path.dirname(real_path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, real_path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def staging_dir(real_path: str) -> str:
+    """A new empty directory beside real_path, for a tree built elsewhere (etcdutl) and then moved into
+    place with `move_into_place`, or removed with `remove_tree`."""
+    parent = os.path.dirname(real_path) or "."
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    return tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(real_path) + ".")
+
+
+def move_into_place(real_src: str, real_dst: str) -> None:
+    """rename(2): a directory also replaces an empty directory at real_dst."""
+    os.replace(real_src, real_dst)
+    _fsync_dir(os.path.dirname(real_dst) or ".")
+
+
+def remove_tree(real_path: str) -> None:
+    shutil.rmtree(real_path, ignore_errors=True)
 
 
 def _fsync_dir(directory: str) -> None:

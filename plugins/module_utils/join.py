@@ -20,7 +20,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     apiclient, copycerts, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki, preflight, tlsbootstrap, waitcontrolplane)
+    phases, pki, preflight, staticpod, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
@@ -279,14 +279,10 @@ def etcd_endpoints(ctx: JoinContext) -> list:
 
 
 def _existing_initial_cluster(ctx: JoinContext):
-    text = ctx.fs.read_text(C.manifest_path(C.ETCD))
-    if not text:
+    pod = staticpod.read(ctx.fs, C.manifest_path(C.ETCD))
+    if pod is None:
         return None
-    try:
-        command = yaml.safe_load(text)["spec"]["containers"][0]["command"]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return None
-    args = dict(a[2:].split("=", 1) for a in command if a.startswith("--") and "=" in a)
+    args = staticpod.command_flags(pod)
     if args.get("initial-cluster-state") != "existing":
         return None
     return args.get("initial-cluster")

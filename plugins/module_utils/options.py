@@ -58,9 +58,12 @@ class Option:
     convert: Callable = _strip    # (option, module value) -> config value
     apply: Callable = None        # custom merge: apply(builder, option, value, params)
     unset: tuple = (None,)        # module values that mean "not given"
+    required: bool = False
 
     def spec(self) -> dict:
         out = {"type": self.type}
+        if self.required:
+            out["required"] = True
         if self.elements:
             out["elements"] = self.elements
         if self.secret is not None:
@@ -185,7 +188,6 @@ OPTIONS = (
            unset=_EMPTY_IS_UNSET),
     Option("node_name", (RESET,)),
     Option("kubeconfig", (RESET,), type="path"),
-    Option("delete_node", (RESET,), type="bool", default=True),
     Option("cleanup_cni", (RESET,), type="bool", default=False),
     Option("cleanup_iptables", (RESET,), type="bool", default=False),
     # --- kubeadm_etcd ------------------------------------------------------------------------------------------
@@ -204,7 +206,7 @@ OPTIONS = (
     Option("defrag_min_free_bytes", (ETCD,), type="int", default=1048576),
     Option("timeout", (ETCD,), type="int", default=120),
     # --- kube_node ------------------------------------------------------------------------------------------
-    Option("name", (NODE,)),
+    Option("name", (NODE,), required=True),
     Option("state", (NODE,), choices=NODE_STATES, default="drained"),
     Option("grace_period", (NODE,), type="int", default=-1),
     Option("timeout", (NODE,), type="int", default=300),

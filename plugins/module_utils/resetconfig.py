@@ -4,8 +4,8 @@
 """kubeadm v1beta4 ResetConfiguration: defaults, config file, module options, validation.
 
 `build_reset_config(params)` returns a `ResetConfig`: the defaulted ResetConfiguration (`reset`),
-the warnings of the merge, and the module's flags (`node_name`, `kubeconfig`, `delete_node`,
-`cleanup_cni`, `cleanup_iptables`). Built on the shared config layer like config.py and
+the warnings of the merge, and the module's flags (`node_name`, `kubeconfig`, `cleanup_cni`,
+`cleanup_iptables`). Built on the shared config layer like config.py and
 joinconfig.py: defaults <- config file <- module options, every value checked by a validator
 before the reset touches anything.
 """
@@ -19,7 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import Con
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
     Builder, default_reset_configuration, load_documents)
 
-FLAG_OPTIONS = ("node_name", "kubeconfig", "delete_node", "cleanup_cni", "cleanup_iptables", "rootfs", "config")
+FLAG_OPTIONS = ("node_name", "kubeconfig", "cleanup_cni", "cleanup_iptables", "rootfs", "config")
 
 
 @dataclass
@@ -79,7 +79,6 @@ def build_reset_config(params: dict) -> ResetConfig:
     options.apply(builder, options.RESET, params)
     _validate(builder)
     flags = {name: params.get(name) for name in FLAG_OPTIONS}
-    flags["delete_node"] = params.get("delete_node", True) is not False
     if flags["node_name"]:
         flags["node_name"] = validators.node_name("node_name", str(flags["node_name"]).strip().lower())
     return ResetConfig(reset=doc, warnings=warnings, options=flags)
