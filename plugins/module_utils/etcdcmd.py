@@ -201,7 +201,8 @@ def restore(cmd: EtcdCommand) -> dict:
         return cmd.result(changed=False, data_dir=data_dir, restored=False)
     if data_dir.rstrip("/") == local.data_dir.rstrip("/") and local.manifest:
         raise errors.InvalidValue("data_dir", data_dir, "a new directory, not the one the etcd manifest uses")
-    if local.client_url and removeetcdmember.answers(local.client_url) and not params.get("force"):
+    # stopped = its manifest is out of the manifests directory (the kubelet stops etcd) or it does not answer
+    if local.manifest and removeetcdmember.answers(local.client_url) and not params.get("force"):
         raise errors.KubebootError(
             f"the local etcd member still answers at {local.client_url}: stop it first, as etcd documents a restore "
             f"(move {C.manifest_path(C.ETCD)} out of the manifests directory; the kubelet stops etcd), or set force: "
@@ -281,19 +282,22 @@ def defrag(cmd: EtcdCommand) -> dict:
 def member_remove(cmd: EtcdCommand) -> dict:
     name = str(cmd.params.get("name") or "").strip()
     if not name:
-        raise errors.InvalidValue("name", name, "the name of the etcd member to remove (action=member_list shows them)")
+        raise errors.InvalidValue("name", name, "the name, hex ID or peer URL of the etcd member to remove "
+                                                "(action=member_list shows them)")
     client = cmd.client()
     members = etcd.retry(client.member_list, cmd.timeout)
-    member = next((m for m in members if m.name == name), None)
+    # a member added but never started has no name yet: its ID or peer URL names it
+    member = next((m for m in members if name in (m.name, format(m.id, "x")) or name in m.peer_urls), None)
     if member is None:
         return cmd.result(changed=False, removed=False, members=[m.as_dict() for m in members])
-    if len(members) == 1:
-        raise errors.KubebootError(f"etcd member {name!r} is the last member of its cluster and cannot be removed "
+    if len([m for m in members if not m.is_learner]) == 1 and not member.is_learner:
+        raise errors.KubebootError(f"etcd member {name!r} is the last voting member of its cluster and cannot be removed "
                                    "(reset the node with kubeadm_reset force: true to delete the cluster)")
     left = etcd.remove_member(client, member, check_mode=cmd.check_mode, timeout=cmd.timeout)
-    ident = f"EtcdMember/{name}"
+    ident = f"EtcdMember/{member.name or format(member.id, 'x')}"
     cmd.log.objects.append(ident)
-    cmd.log.diff(ident, to_yaml({"name": name, "peerURLs": member.peer_urls, "clientURLs": member.client_urls}), "")
+    cmd.log.diff(ident, to_yaml({"name": member.name, "peerURLs": member.peer_urls, "clientURLs": member.client_urls}),
+                 "")
     return cmd.result(removed=True, members=[m.as_dict() for m in left])
 
 

@@ -60,7 +60,8 @@ options:
   name:
     description:
       - O(action=restore) - the member's name (default the etcd manifest's C(--name)).
-      - O(action=member_remove) - the name of the member to remove.
+      - O(action=member_remove) - the member to remove - its name, hex ID, or peer URL (a member added but never
+        started has no name).
     type: str
   initial_cluster:
     description: O(action=restore) - C(--initial-cluster) (default C(<name>=<peer URL>), a one-member cluster).

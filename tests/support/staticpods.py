@@ -14,6 +14,8 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import 
 
 ETCD = "/usr/bin/etcd"
 ETCDCTL = "/usr/bin/etcdctl"
+# etcd 3.6 flag names (Kubernetes 1.34+ manifests) in the spelling of the etcd 3.4 installed here
+ETCD_36_TO_34 = {"watch-progress-notify-interval": "experimental-watch-progress-notify-interval"}
 
 
 def loopback_block() -> str:
@@ -50,7 +52,11 @@ class FakeKubelet:
                 value = self.client_url
             if name == "listen-metrics-urls":
                 value = f"http://{self.address}:2381"
-            out.append(f"--{name}={value}")
+            if name == "feature-gates":
+                if "InitialCorruptCheck=true" in value:
+                    out.append("--experimental-initial-corrupt-check=true")
+                continue
+            out.append(f"--{ETCD_36_TO_34.get(name, name)}={value}")
         return out
 
     def start(self) -> None:
