@@ -169,9 +169,9 @@ def _result(ctx: ResetContext, phase_report: dict) -> dict:
         results["kept"] = cleanupnode.kept_files(view, ctx.cfg)
     left = cleanupnode.left_to_user(view, ctx.cfg, results)
     node = results.get("node") or {"name": ctx.node_name, "deleted": False, "reason": "phase skipped"}
-    if not node.get("deleted"):
-        left.append({"what": f"the Node object {node['name']}", "how": f"kubectl delete node {node['name']} "
-                     f"({node.get('reason') or 'it did not exist'})"})
+    if not node.get("deleted") and node.get("reason"):  # not asked, or not allowed: the API was not told
+        left.append({"what": f"the Node object {node['name']}, if it still exists",
+                     "how": f"kubectl delete node {node['name']} ({node.get('reason')})"})
     return {
         "changed": log.changed,
         "node_name": ctx.node_name,

@@ -50,7 +50,8 @@ def run(lab) -> None:
     pods = lab.exec(cp, "sh", "-c", "systemctl list-units --state=active --no-legend 'kubeboot-pod-*' | wc -l").strip()
     if pods != "0":
         raise lab.Error(f"{cp}: {pods} static Pod unit(s) still active")
-    if lab.kubectl("get", "nodes", check=False).returncode == 0:
+    probe = "import socket; socket.create_connection(('127.0.0.1', 6443), 3)"
+    if lab.exec(cp, "sh", "-c", f'python3 -c "{probe}" 2>/dev/null && echo open || echo closed').strip() != "closed":
         raise lab.Error("the API server still answers after the reset")
     print(f"reset: {', '.join(nodes)} clean (only {USER_FILE} left), kubelets inactive, /var/lib/etcd gone, "
           "the API server down")
