@@ -217,30 +217,10 @@ class PendingView(HostFS):
         return sorted(names)
 
 
-def atomic_write(real_path: str, data: bytes, mode: int) -> None:
-    """Write data to real_path so a reader sees the old or the new file, never a part."""
-    directory = os.path.dirname(real_path) or "."
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, real_path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
-
-
 @contextlib.contextmanager
 def atomic_stream(real_path: str, mode: int):
-    """A file written piece by piece (a snapshot too large for memory) that appears complete or not at
-    all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
+    """A file written piece by piece (a snapshot too large for memory too) that appears complete or not
+    at all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
     directory = os.path.dirname(real_path) or "."
     os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
@@ -258,6 +238,12 @@ def atomic_stream(real_path: str, mode: int):
             pass
         raise
     _fsync_dir(directory)
+
+
+def atomic_write(real_path: str, data: bytes, mode: int) -> None:
+    """Write data to real_path so a reader sees the old or the new file, never a part."""
+    with atomic_stream(real_path, mode) as handle:
+        handle.write(data)
 
 
 def staging_dir(real_path: str) -> str:
