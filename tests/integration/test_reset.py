@@ -14,12 +14,12 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import cleanupnode, join, reset
+from ansible_collections.kubeboot.cluster.plugins.module_utils import cleanupnode, init, join, reset
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import KubebootError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.resetconfig import build_reset_config
 
-from tests.integration.test_init_playbook import IGNORE, LOCAL_ONLY, run_playbook
+from tests.integration.test_init_playbook import IGNORE, LOCAL_ONLY
 from tests.support.apiserver.server import ApiDouble
 from tests.support.apiserver.testing import free_port
 from tests.support.joinlab import CERT_KEY, TOKEN, Lab, tree
@@ -88,12 +88,11 @@ def test_reset_then_init_again_through_ansible_playbook(tmp_path, etcd_server, k
     os.makedirs(rootfs)
     port = free_port()
     args = init_args(rootfs, port)
-    local = run_playbook(tmp_path, dict(args, skip_phases=LOCAL_ONLY), name="local")
-    assert not local.get("failed"), local["_stdout"]
+    local = init.run_init(dict(args, skip_phases=LOCAL_ONLY))  # kubeadm_init itself is tested elsewhere
     double = start_double(rootfs, port, etcd_server.store(), local["kubernetes_version"])
     try:
-        full = run_playbook(tmp_path, args, name="full")
-        assert not full.get("failed") and full["changed"], full["_stdout"]
+        full = init.run_init(args)
+        assert full["changed"]
         token_secret = full["join"]["token"].split(".")[1]
         written = {os.path.relpath(p, rootfs) for p in tree_hash(rootfs)}
         for rel, text in USER_FILES.items():
@@ -108,16 +107,14 @@ def test_reset_then_init_again_through_ansible_playbook(tmp_path, etcd_server, k
         assert kubectl_get(kubectl, kubectl_env, admin, "node", "cp1").returncode == 0
         before, revision = tree_hash(rootfs), etcd_revision(etcd_server.endpoint)
 
-        # the node's own etcd (its manifest) is not running: refused without force, nothing changed
-        results, _log = play(tmp_path, [
-            {"name": "refused", "kubeboot.cluster.kubeadm_reset": {"rootfs": rootfs}, "register": "refused"}],
-            "refused")
-        assert results["refused"].get("failed") and "cannot reach etcd" in results["refused"]["msg"]
-        assert "nothing was changed" in results["refused"]["msg"]
-        # check mode: the plan, nothing written, nothing sent, no secret in -vvv and --diff
+        # check mode: the node's own etcd (its manifest) is not running, so refused without force, as a real run
+        # is; with force the plan: nothing written, nothing sent, no secret in -vvv and --diff
         results, log = play(tmp_path, [
+            {"name": "refused", "kubeboot.cluster.kubeadm_reset": {"rootfs": rootfs}, "register": "refused"},
             {"name": "plan", "kubeboot.cluster.kubeadm_reset": {"rootfs": rootfs, "force": True}, "register": "plan"}],
             "plan", "--check", "--diff", "-vvv")
+        assert results["refused"].get("failed") and "cannot reach etcd" in results["refused"]["msg"]
+        assert "nothing was changed" in results["refused"]["msg"]
         plan = results["plan"]
         assert not plan.get("failed") and plan["changed"], plan
         assert tree_hash(rootfs) == before and etcd_revision(etcd_server.endpoint) == revision
@@ -150,13 +147,11 @@ def test_reset_then_init_again_through_ansible_playbook(tmp_path, etcd_server, k
         double.stop()
 
     # init again on the same node: a new cluster CA, and the cluster answers with the new admin.conf
-    local = run_playbook(tmp_path, dict(args, skip_phases=LOCAL_ONLY), name="local2")
-    assert not local.get("failed") and local["changed"], local["_stdout"]
-    assert open(os.path.join(rootfs, "etc/kubernetes/pki/ca.crt")).read() != old_ca
+    local = init.run_init(dict(args, skip_phases=LOCAL_ONLY))
+    assert local["changed"] and open(os.path.join(rootfs, "etc/kubernetes/pki/ca.crt")).read() != old_ca
     double = start_double(rootfs, port, etcd_server.store(), local["kubernetes_version"])
     try:
-        full = run_playbook(tmp_path, args, name="full2")
-        assert not full.get("failed") and full["changed"], full["_stdout"]
+        assert init.run_init(args)["changed"]
         out = kubectl_get(kubectl, kubectl_env, admin, "configmap", "-n", "kube-system", "kubeadm-config")
         assert out.returncode == 0, out.stderr
         verify = subprocess.run([openssl, "verify", "-CAfile", os.path.join(rootfs, "etc/kubernetes/pki/ca.crt"),
@@ -227,7 +222,6 @@ def test_worker_reset_deletes_its_own_node_with_its_kubelet_identity(tmp_path):
 # --- the node's tree: what reset owns, and nothing outside it -------------------------------------------
 
 def test_owned_files_are_exactly_what_init_writes(tmp_path):
-    from ansible_collections.kubeboot.cluster.plugins.module_utils import init
     rootfs = str(tmp_path / "n")
     os.makedirs(rootfs)
     init.run_init({"rootfs": rootfs, "node_name": "cp1", "apiserver_advertise_address": "127.0.0.1",
@@ -324,3 +318,24 @@ def test_reset_removes_exactly_its_etcd_member(tmp_path):
         for kubelet in kubelets:
             kubelet.stop()
         lab.stop()
+
+
+def test_cleanup_cni_removes_only_the_cni_plugins_files(tmp_path):
+    root = tmp_path / "root"
+    files = {"etc/cni/net.d/10-flannel.conflist": "{}", "etc/cni/net.d/87-podman-bridge.conflist": "{}",
+             "run/flannel/subnet.env": "FLANNEL_NETWORK=10.244.0.0/16\n",
+             "var/lib/cni/networks/cbr0/10.244.1.2": "abc", "var/lib/cni/networks/podman/10.88.0.2": "def"}
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    plan = reset.run_reset({"rootfs": str(root), "cleanup_cni": True}, check_mode=True)
+    assert sorted(plan["cni"]) == ["/etc/cni/net.d/10-flannel.conflist", "/run/flannel", "/var/lib/cni/networks/cbr0"]
+    assert all((root / rel).exists() for rel in files)
+    done = reset.run_reset({"rootfs": str(root), "cleanup_cni": True})
+    assert sorted(done["cni"]) == sorted(plan["cni"])
+    assert tree(str(root)) == ["etc/cni/net.d/87-podman-bridge.conflist", "var/lib/cni/networks/podman/10.88.0.2"]
+    cni_left = next(item for item in done["left_to_user"] if item["what"] == "CNI configuration")
+    assert cni_left["paths"] == ["/etc/cni/net.d/87-podman-bridge.conflist"]
+    assert reset.run_reset({"rootfs": str(root), "cleanup_cni": True})["changed"] is False
+    without = reset.run_reset({"rootfs": str(root)})
+    assert "iptables rules and IPVS tables" in [item["what"] for item in without["left_to_user"]]
