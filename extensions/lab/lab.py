@@ -438,7 +438,9 @@ def playbook(limit=None, check=False, path=None, extra_vars=None, tags=None) -> 
     print("+ " + " ".join(argv), flush=True)
     log_path = os.path.join(STATE, "last-playbook.log")
     with open(log_path, "w", encoding="utf-8") as log:
-        proc = subprocess.Popen(argv, env=lab_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # no stdin: a lab playbook never waits for an answer (reset.yml's question is refused instead)
+        proc = subprocess.Popen(argv, env=lab_env, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         output = []
         for line in proc.stdout:
             sys.stdout.write(line)

@@ -14,7 +14,8 @@ records the change (`Kind/namespace/name` + a redacted YAML diff) in the run's
 - `put(obj)`: create, or replace an existing object with exactly `obj`;
 - `patch(kind, name, make_patch)`: wait for the object, `make_patch(live)` gives a merge
   patch or None; conflicts are retried on a fresh read;
-- `remove(kind, name)`: delete when present.
+- `remove(kind, name)`: delete when present; `evict(name, namespace)`: a Pod through its
+  eviction subresource (PodDisruptionBudgets apply).
 
 In check mode nothing reaches the server but GETs and LISTs; what would be written is kept
 in an overlay that later reads see, so later phases build on what earlier ones would
@@ -266,11 +267,20 @@ class ApiWriter:
                 live = self.client.get(kind, name, namespace)
         raise self._kept_changing(live)
 
-    def remove(self, kind: str, name: str, namespace: str = "") -> Applied:
+    def remove(self, kind: str, name: str, namespace: str = "", options=None) -> Applied:
+        """Delete when present (`options`: DeleteOptions such as gracePeriodSeconds)."""
         live = self.get(kind, name, namespace)
         if live is None:
             return Applied(False, None)
-        return self._write("DELETE", live, None)
+        return self._write("DELETE", live, options)
+
+    def evict(self, name: str, namespace: str, grace_period=None) -> Applied:
+        """Evict a Pod (the eviction subresource honours PodDisruptionBudgets: a refusal is an
+        APIError with status 429). Recorded like a deletion of the Pod."""
+        live = self.get("Pod", name, namespace)
+        if live is None:
+            return Applied(False, None)
+        return self._write("EVICT", live, grace_period)
 
     def ensure_all(self, objects) -> list:
         """ensure() each object; the ids of those that changed."""
@@ -313,12 +323,12 @@ class ApiWriter:
 
     def _write(self, verb: str, live, body) -> Applied:
         """One change: to the server (outside check mode) or to the overlay; then recorded."""
-        source = body if body is not None else live
-        kind, namespace, name = _key(source) if verb != "PATCH" else _key(live)
+        removal = verb in ("DELETE", "EVICT")  # their body is DeleteOptions / a grace period, not an object
+        kind, namespace, name = _key(live) if verb == "PATCH" or removal else _key(body)
         if verb == "PATCH":
             after = merge_patch(live, body)
         else:
-            after = None if verb == "DELETE" else copy.deepcopy(body)
+            after = None if removal else copy.deepcopy(body)
         if self.check_mode:
             self._overlay[(kind, namespace, name)] = after
         elif verb == "POST":
@@ -327,8 +337,10 @@ class ApiWriter:
             after = self.client.update(body)
         elif verb == "PATCH":
             after = self.client.patch(kind, name, body, namespace, patch_type="merge")
+        elif verb == "EVICT":
+            self.client.evict(name, namespace, grace_period=body)
         else:
-            self.client.delete(kind, name, namespace)
+            self.client.delete(kind, name, namespace, options=body)
         ident = object_id(kind, name, namespace)
         self.log.objects.append(ident)
         self.log.diff(ident, show(live), show(after))

@@ -257,13 +257,7 @@ def _check_tokens(b: Builder) -> None:
 def _check_durations(b: Builder) -> None:
     for path in ("certificateValidityPeriod", "caCertificateValidityPeriod"):
         b.check("cluster", path, validators.duration)
-    timeouts = b.docs["init"]["timeouts"]
-    if not isinstance(timeouts, dict):
-        raise ConfigError("timeouts", timeouts, "a mapping of timeout name to duration")
-    for key in list(timeouts):
-        if key not in C.DEFAULT_TIMEOUTS:
-            raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        timeouts[key] = validators.duration("timeouts." + key, timeouts[key])
+    b.docs["init"]["timeouts"] = validators.timeouts("timeouts", b.docs["init"]["timeouts"])
     cluster = b.docs["cluster"]
     if durations.parse_duration(cluster["certificateValidityPeriod"]) > \
             durations.parse_duration(cluster["caCertificateValidityPeriod"]):

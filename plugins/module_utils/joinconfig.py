@@ -158,10 +158,8 @@ def _defaults(b: Builder, default_address) -> None:
             address = default_address()
         endpoint["advertiseAddress"] = address
         control.setdefault("certificateKey", "")
-    for key, value in list(doc["timeouts"].items()):
-        if key not in C.DEFAULT_TIMEOUTS:
-            raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        doc["timeouts"][key] = validators.duration(b.field("join", "timeouts." + key), value)
+    doc["timeouts"] = validators.timeouts("timeouts", doc["timeouts"],
+                                          lambda key: b.field("join", "timeouts." + key))
     reg["kubeletExtraArgs"] = validators.extra_args("nodeRegistration.kubeletExtraArgs", reg.get("kubeletExtraArgs"))
 
 

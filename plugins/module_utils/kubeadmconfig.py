@@ -5,7 +5,7 @@
 kubeadm config file, v1beta3 conversion, and the `Builder` that lays module options over the
 file over kubeadm's defaults while remembering where each value came from.
 
-A command (init, join; reset and upgrade next) is a row of READS naming the kinds it reads;
+A command (init, join, reset; upgrade next) is a row of READS naming the kinds it reads;
 a kind is a row of KINDS (its API versions, a defaults function, extra known fields).
 Adding a kind: a defaults function, a KINDS row, its validators (validators.py) and its
 options (options.OPTIONS).
@@ -109,6 +109,23 @@ def default_join_configuration() -> dict:
     }
 
 
+def default_reset_configuration() -> dict:
+    """v1beta4 ResetConfiguration with kubeadm's defaults (SetDefaults_ResetConfiguration)."""
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "ResetConfiguration",
+        "certificatesDir": C.PKI_DIR,
+        "cleanupTmpDir": False,
+        "criSocket": "",
+        "dryRun": False,
+        "force": False,
+        "ignorePreflightErrors": [],
+        "skipPhases": [],
+        "unmountFlags": [],
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
 # --- the kinds and who reads them ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -128,7 +145,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("InitConfiguration", KUBEADM_APIS, default_init_configuration, ("patches",)),
     Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
-    Kind("ResetConfiguration", KUBEADM_APIS),
+    Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
     Kind("UpgradeConfiguration", KUBEADM_APIS),
     Kind("KubeletConfiguration", (C.KUBELET_API,)),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
@@ -137,6 +154,7 @@ KINDS = {kind.name: kind for kind in (
 READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
+    "reset": ("ResetConfiguration",),
 }
 
 

@@ -354,7 +354,7 @@ def _etcd_pod(cfg, images) -> dict:
         "name": C.ETCD,
         "resources": {"requests": {"cpu": _CPU_REQUEST[C.ETCD], "memory": _ETCD_MEMORY_REQUEST}},
         # kubeadm lists these two in this fixed order (not sorted)
-        "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
+        "volumeMounts": [{"mountPath": data_dir, "name": C.ETCD_DATA_VOLUME},
                          {"mountPath": certs_dir, "name": "etcd-certs"}],
     }
     container.update(staticpod.probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
@@ -362,7 +362,7 @@ def _etcd_pod(cfg, images) -> dict:
     if env:
         container["env"] = env
     volumes = [{"hostPath": {"path": certs_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-certs"},
-               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-data"}]
+               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": C.ETCD_DATA_VOLUME}]
     return staticpod.pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 

@@ -19,11 +19,15 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
 APPLY = "kube_apply"
-PHASE_MODULES = (INIT, JOIN)
-API_MODULES = (TOKEN, TOKEN_INFO, APPLY)
-ALL = PHASE_MODULES + API_MODULES
+RESET, ETCD, NODE = "kubeadm_reset", "kubeadm_etcd", "kube_node"
+PHASE_MODULES = (INIT, JOIN, RESET)
+API_MODULES = (TOKEN, TOKEN_INFO, APPLY, NODE)
+ALL = PHASE_MODULES + API_MODULES + (ETCD,)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
+ETCD_ACTIONS = ("member_list", "health", "snapshot", "restore", "defrag", "member_remove")
+ETCD_IDENTITIES = ("etcd-healthcheck-client", "apiserver-etcd-client")  # pki.CERTS rows with an etcd client cert
+NODE_STATES = ("cordoned", "uncordoned", "drained", "absent")
 
 
 def _strip(_name: str, value):
@@ -59,6 +63,8 @@ class Option:
 
     def spec(self) -> dict:
         out = {"type": self.type}
+        if self.required:
+            out["required"] = True
         if self.elements:
             out["elements"] = self.elements
         if self.secret is not None:
@@ -69,8 +75,6 @@ class Option:
             out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
         if self.aliases:
             out["aliases"] = list(self.aliases)
-        if self.required:
-            out["required"] = True
         return out
 
 
@@ -180,9 +184,47 @@ OPTIONS = (
     Option("state", (APPLY,), choices=("present", "absent"), default="present"),
     Option("wait", (APPLY,), type="bool", default=False),
     Option("wait_timeout", (APPLY,), type="int", default=60),
+    # --- kubeadm_reset: ResetConfiguration ----------------------------------------------------------------
+    Option("cert_dir", (RESET,), "reset", "certificatesDir", unset=_EMPTY_IS_UNSET),
+    Option("cri_socket", (RESET,), "reset", "criSocket", unset=_EMPTY_IS_UNSET),
+    Option("cleanup_tmp_dir", (RESET,), "reset", "cleanupTmpDir", type="bool", unset=_FALSE_IS_UNSET),
+    Option("force", (RESET,), "reset", "force", type="bool", unset=_FALSE_IS_UNSET),
+    Option("dry_run", (RESET,), "reset", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("ignore_preflight_errors", (RESET,), "reset", "ignorePreflightErrors", type="list", elements="str",
+           apply=_ignore_preflight_errors, unset=(None, "", [])),
+    Option("skip_phases", (RESET,), "reset", "skipPhases", type="list", elements="str", convert=_list,
+           unset=_EMPTY_IS_UNSET),
+    Option("node_name", (RESET,)),
+    Option("kubeconfig", (RESET,), type="path"),
+    Option("cleanup_cni", (RESET,), type="bool", default=False),
+    Option("cleanup_iptables", (RESET,), type="bool", default=False),
+    # --- kubeadm_etcd ------------------------------------------------------------------------------------------
+    Option("action", (ETCD,), choices=ETCD_ACTIONS, default="member_list"),
+    Option("endpoints", (ETCD,), type="list", elements="str"),
+    Option("cert_dir", (ETCD,), type="path", default=C.PKI_DIR),
+    Option("identity", (ETCD,), choices=ETCD_IDENTITIES, default=ETCD_IDENTITIES[0]),
+    Option("path", (ETCD,), type="path"),
+    Option("force", (ETCD,), type="bool", default=False),
+    Option("data_dir", (ETCD,), type="path"),
+    Option("name", (ETCD,)),
+    Option("initial_cluster", (ETCD,)),
+    Option("initial_cluster_token", (ETCD,), secret=False),
+    Option("initial_advertise_peer_urls", (ETCD,)),
+    Option("etcdutl", (ETCD,), type="path"),
+    Option("defrag_min_free_bytes", (ETCD,), type="int", default=1048576),
+    Option("timeout", (ETCD,), type="int", default=120),
+    # --- kube_node ------------------------------------------------------------------------------------------
+    Option("name", (NODE,), required=True),
+    Option("state", (NODE,), choices=NODE_STATES, default="drained"),
+    Option("grace_period", (NODE,), type="int", default=-1),
+    Option("timeout", (NODE,), type="int", default=300),
+    Option("ignore_daemonsets", (NODE,), type="bool", default=True),
+    Option("delete_emptydir_data", (NODE,), type="bool", default=False),
+    Option("force", (NODE,), type="bool", default=False),
+    Option("disable_eviction", (NODE,), type="bool", default=False),
     # --- shared ------------------------------------------------------------------------------------------
     Option("config", PHASE_MODULES, type="path"),
-    Option("config_documents", PHASE_MODULES, type="raw"),
+    Option("config_documents", (INIT, JOIN), type="raw"),
     Option("kubeconfig", API_MODULES, type="path", default=DEFAULT_KUBECONFIG),
     Option("api_timeout", API_MODULES, type="int", default=60),
     Option("rootfs", ALL, type="path", default="/"),

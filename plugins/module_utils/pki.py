@@ -145,6 +145,13 @@ def files(cfg, name: str) -> tuple:
     return cert_path(cfg, base), key_path(cfg, base)
 
 
+def identity_files(cfg, name: str) -> tuple:
+    """(CA certificate, certificate, key) host paths of the client identity `certs/<name>` (e.g.
+    etcd-healthcheck-client: etcd/ca.crt, etcd/healthcheck-client.crt, etcd/healthcheck-client.key)."""
+    spec = BY_NAME[name]
+    return (cert_path(cfg, BY_NAME[spec.ca or name].base),) + files(cfg, name)
+
+
 # What control-plane nodes share (kubeadm copycerts.certsToTransfer): the CAs, the SA pair.
 SHARED = tuple(spec.name for spec in CERTS if spec.is_ca) + (SA_PHASE,)
 

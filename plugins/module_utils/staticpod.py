@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -129,3 +130,49 @@ def pod(component: str, container: dict, volumes: list, annotations=None, minor:
         },
         "status": {},
     }
+
+
+# =============================================================================
+# reading a manifest back (reset, join: kubeadm ReadStaticPodFromDisk)
+# =============================================================================
+def read(fs, path: str):
+    """The Pod of a static Pod manifest on this node, or None when absent or not a Pod."""
+    text = fs.read_text(path)
+    if not text:
+        return None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    return doc if isinstance(doc, dict) and doc.get("kind") == "Pod" else None
+
+
+def command_flags(pod_doc: dict) -> dict:
+    """--name=value flags of the Pod's first container command."""
+    try:
+        command = pod_doc["spec"]["containers"][0].get("command") or []
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return {}
+    return dict(arg[2:].split("=", 1) for arg in command if isinstance(arg, str) and arg.startswith("--") and "=" in arg)
+
+
+def host_path(pod_doc: dict, volume: str):
+    """hostPath.path of a named volume, or None."""
+    for item in (pod_doc.get("spec") or {}).get("volumes") or []:
+        if item.get("name") == volume:
+            return (item.get("hostPath") or {}).get("path")
+    return None
+
+
+def liveness_endpoint(pod_doc: dict):
+    """(host, port) the kubelet probes the component's liveness at, or None (a named probe port
+    resolved through the container's ports)."""
+    try:
+        container = pod_doc["spec"]["containers"][0]
+        get = container["livenessProbe"]["httpGet"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    port = get.get("port")
+    if isinstance(port, str) and not port.isdigit():
+        port = next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") == port), None)
+    return (get.get("host") or "127.0.0.1", int(port)) if port else None

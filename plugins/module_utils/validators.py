@@ -108,6 +108,19 @@ def duration(field: str, value) -> str:
         raise ConfigError(field, value, exc.allowed) from None
 
 
+def timeouts(field: str, value, field_of=None) -> dict:
+    """kubeadm's v1beta4 `timeouts` mapping: known names only, each a Go duration (canonical form).
+    `field_of(name)`: how the user wrote one timeout (a module option), default `<field>.<name>`."""
+    if not isinstance(value, dict):
+        raise ConfigError(field, value, "a mapping of timeout name to duration")
+    out = {}
+    for key, item in value.items():
+        if key not in C.DEFAULT_TIMEOUTS:
+            raise ConfigError(field, key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
+        out[key] = duration(field_of(key) if field_of else f"{field}.{key}", item)
+    return out
+
+
 def cidrs(field: str, value) -> list:
     """One CIDR, or two of different families (dual stack) -> [ip_network]."""
     try:
