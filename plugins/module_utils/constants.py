@@ -191,6 +191,10 @@ PLACEHOLDER_TOKEN = "abcdef.0123456789abcdef"
 PLACEHOLDER_ADVERTISE_ADDRESS = "1.2.3.4"
 PLACEHOLDER_NODE_NAME = "node"
 PLACEHOLDER_JOIN_ENDPOINT = "kube-apiserver:6443"
+CONFIG_PRINT_ACTIONS = ("init", "join", "reset", "upgrade")           # kubeadm config print <x>-defaults
+COMPONENT_CONFIG_KINDS = ("KubeletConfiguration", "KubeProxyConfiguration")  # --component-configs
+IMAGE_ACTIONS = ("list", "pull")                                       # kubeadm config images <x>
+VERSION_OUTPUTS = ("json", "yaml", "short")                            # kubeadm version -o <x>
 # this collection (galaxy.yml `version`; a test keeps them equal)
 COLLECTION_VERSION = "0.1.0"
 

@@ -168,6 +168,8 @@ KINDS = {kind.name: kind for kind in (
 READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
+    # kubeadm config migrate/validate: every kind
+    "config": tuple(KINDS),
 }
 
 
