@@ -144,6 +144,22 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
                  "config": params.get("config")})
 
 
+def cluster_init_config(cluster_doc: dict, warnings: list = None, cert_dir: str = None) -> InitConfig:
+    """What commands that act on the cluster's files and not on this node read (kubeadm's
+    getInternalCfg for `certs renew` and `check-expiration`): a ClusterConfiguration from the
+    cluster's kubeadm-config or a config file, over kubeadm's defaults, validated like init's;
+    the InitConfiguration is kubeadm's defaults (no host lookups). `cert_dir` is --cert-dir."""
+    warnings = [] if warnings is None else warnings
+    init, cluster = _new_documents({"ClusterConfiguration": dict(cluster_doc or {})})
+    builder = Builder({"init": init, "cluster": cluster}, {"init": {}, "cluster": {}}, warnings)
+    if cert_dir:
+        builder.override("cert_dir", "cluster", "certificatesDir", cert_dir)
+    _resolve_version(builder, False)
+    for check in (_check_durations, _check_pki, _check_etcd):
+        check(builder)
+    return InitConfig(init=init, cluster=cluster, warnings=warnings)
+
+
 def _new_documents(file_docs: dict) -> tuple:
     init_file = {k: v for k, v in file_docs.get("InitConfiguration", {}).items() if k != "_v1beta3"}
     cluster_file = {k: v for k, v in file_docs.get("ClusterConfiguration", {}).items() if k != "_v1beta3"}

@@ -197,6 +197,24 @@ SERVICEACCOUNT_TOKEN = SERVICEACCOUNT_DIR + "/token"
 KUBE_DNS_SERVICE = "kube-dns"
 CERT_TOKEN_DESCRIPTION = "Proxy for managing TTL for the kubeadm-certs secret"
 
+# --- kubeadm certs / kubeconfig / config / version --------------------------------------
+# A control-plane static Pod reads its certificates at start: after a renewal the manifest gets
+# this annotation (the renewal time), which makes the kubelet recreate the Pod (kubeadm leaves
+# that restart to the user). Re-rendered manifests keep it, so a rerun changes nothing.
+RESTARTED_AT_ANNOTATION = "kubeboot.cluster/restartedAt"
+CSR_SUFFIX = ".csr"
+# `kubeadm config print`: kubeadm's placeholders (configutil.PlaceholderToken, DefaultedStatic...)
+PLACEHOLDER_TOKEN = "abcdef.0123456789abcdef"
+PLACEHOLDER_ADVERTISE_ADDRESS = "1.2.3.4"
+PLACEHOLDER_NODE_NAME = "node"
+PLACEHOLDER_JOIN_ENDPOINT = "kube-apiserver:6443"
+CONFIG_PRINT_ACTIONS = ("init", "join", "reset", "upgrade")           # kubeadm config print <x>-defaults
+COMPONENT_CONFIG_KINDS = ("KubeletConfiguration", "KubeProxyConfiguration")  # --component-configs
+IMAGE_ACTIONS = ("list", "pull")                                       # kubeadm config images <x>
+VERSION_OUTPUTS = ("json", "yaml", "short")                            # kubeadm version -o <x>
+# this collection (galaxy.yml `version`; a test keeps them equal)
+COLLECTION_VERSION = "0.1.0"
+
 # --- defaults -----------------------------------------------------------------
 DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"
 DEFAULT_CRI_SOCKET = "unix:///var/run/containerd/containerd.sock"

@@ -126,6 +126,21 @@ def default_reset_configuration() -> dict:
     }
 
 
+def default_upgrade_configuration() -> dict:
+    """v1beta4 UpgradeConfiguration as kubeadm defaults it (SetDefaults_UpgradeConfiguration; 1.33+:
+    plan.etcdUpgrade, kubernetes#130023)."""
+    pull = {"imagePullPolicy": "IfNotPresent", "imagePullSerial": True}
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "UpgradeConfiguration",
+        "apply": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "diff": {},
+        "node": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "plan": {"etcdUpgrade": True},
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
 # --- the kinds and who reads them ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -146,7 +161,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
     Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
-    Kind("UpgradeConfiguration", KUBEADM_APIS),
+    Kind("UpgradeConfiguration", KUBEADM_APIS, default_upgrade_configuration),
     Kind("KubeletConfiguration", (C.KUBELET_API,)),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
 )}
@@ -155,6 +170,8 @@ READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
     "reset": ("ResetConfiguration",),
+    # kubeadm config migrate/validate: every kind
+    "config": tuple(KINDS),
 }
 
 
@@ -257,6 +274,26 @@ def _converted(found: dict, path: str, wanted: tuple, warnings: list) -> tuple:
                 for key in unknown:
                     found[kind].pop(key)
     return found, moved
+
+
+def parse_cluster_configuration(text, source: str, warnings: list) -> dict:
+    """The ClusterConfiguration document of kube-system/kubeadm-config (its `ClusterConfiguration`
+    key) as v1beta4: what kubeadm reads back from a running cluster (FetchInitConfigurationFromCluster)."""
+    try:
+        doc = yaml.safe_load(text or "")
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "<ClusterConfiguration>", f"valid YAML: parse error at {errors.yaml_problem(exc)}") \
+            from None
+    if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration" \
+            or doc.get("apiVersion") not in KINDS["ClusterConfiguration"].api_versions:
+        raise ConfigError(source, "<ClusterConfiguration>", "a ClusterConfiguration document (" +
+                          " or ".join(KINDS["ClusterConfiguration"].api_versions) + ")")
+    if doc["apiVersion"] == C.KUBEADM_API_V1BETA3:
+        doc, _moved = convert_v1beta3("ClusterConfiguration", doc)
+    unknown = sorted(set(doc) - KINDS["ClusterConfiguration"].known_keys())
+    if unknown:
+        warnings.append(f"{source}: ClusterConfiguration: unknown field(s) {', '.join(unknown)} ignored")
+    return {key: value for key, value in doc.items() if key not in unknown}
 
 
 def convert_v1beta3(kind: str, doc: dict) -> tuple:

@@ -396,7 +396,11 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
     writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     for component in components:
         path = C.manifest_path(component)
-        content = render_static_pod(component, cfg, fs, environ)
+        pod = static_pod(component, cfg, fs, environ)
+        kept = staticpod.kept_annotations(fs.read_text(path))
+        if kept:  # a renewal's restart stays (staticpod.with_restart_annotation)
+            pod["metadata"].setdefault("annotations", {}).update(kept)
+        content = to_yaml(pod)
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})
     return results

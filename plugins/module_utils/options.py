@@ -20,9 +20,12 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
 APPLY = "kube_apply"
 RESET, ETCD, NODE = "kubeadm_reset", "kubeadm_etcd", "kube_node"
+CERTS, KUBECONFIG, CONFIG, VERSION = "kubeadm_certs", "kubeadm_kubeconfig", "kubeadm_config", "kubeadm_version"
 PHASE_MODULES = (INIT, JOIN, RESET)
 API_MODULES = (TOKEN, TOKEN_INFO, APPLY, NODE)
 ALL = PHASE_MODULES + API_MODULES + (ETCD,)
+CONFIG_FILE_MODULES = PHASE_MODULES + (CERTS, KUBECONFIG, CONFIG)   # read a kubeadm config file
+ROOTFS_MODULES = ALL + (CERTS, KUBECONFIG)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
 ETCD_ACTIONS = ("member_list", "health", "snapshot", "restore", "defrag", "member_remove")
@@ -56,6 +59,7 @@ class Option:
     choices: tuple = None
     default: object = None
     aliases: tuple = ()
+    required: bool = False
     convert: Callable = _strip    # (option, module value) -> config value
     apply: Callable = None        # custom merge: apply(builder, option, value, params)
     unset: tuple = (None,)        # module values that mean "not given"
@@ -75,6 +79,8 @@ class Option:
             out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
         if self.aliases:
             out["aliases"] = list(self.aliases)
+        if self.required:
+            out["required"] = True
         return out
 
 
@@ -222,12 +228,40 @@ OPTIONS = (
     Option("delete_emptydir_data", (NODE,), type="bool", default=False),
     Option("force", (NODE,), type="bool", default=False),
     Option("disable_eviction", (NODE,), type="bool", default=False),
+    # --- kubeadm_certs (kubeadm certs check-expiration|renew|certificate-key|generate-csr) -------------
+    Option("renew", (CERTS,), type="list", elements="str", default=()),
+    Option("renew_before", (CERTS,)),
+    Option("new_keys", (CERTS,), type="bool", default=False, secret=False),
+    Option("restart_static_pods", (CERTS,), type="bool", default=True),
+    Option("generate_csr", (CERTS,), type="bool", default=False),
+    Option("generate_certificate_key", (CERTS,), type="bool", default=False, secret=False),
+    Option("kubeconfig_dir", (CERTS,), type="path", default=C.KUBERNETES_DIR),
+    Option("cert_dir", (CERTS, KUBECONFIG), type="path"),
+    # --- kubeadm_kubeconfig (kubeadm kubeconfig user) ----------------------------------------------------
+    Option("client_name", (KUBECONFIG,), required=True),
+    Option("org", (KUBECONFIG,), type="list", elements="str", default=(), aliases=("groups",)),
+    Option("token", (KUBECONFIG,), secret=True),
+    Option("validity_period", (KUBECONFIG,), default=C.DEFAULT_CERT_VALIDITY),
+    Option("path", (KUBECONFIG,), type="path"),
+    # --- kubeadm_config (kubeadm config print|migrate|validate|images) -----------------------------------
+    Option("print", (CONFIG,), choices=C.CONFIG_PRINT_ACTIONS),
+    Option("component_configs", (CONFIG,), type="list", elements="str",
+           choices=C.COMPONENT_CONFIG_KINDS, default=()),
+    Option("old_config", (CONFIG,), type="path"),
+    Option("new_config", (CONFIG,), type="path"),
+    Option("validate", (CONFIG,), type="bool", default=False),
+    Option("images", (CONFIG,), choices=C.IMAGE_ACTIONS),
+    Option("kubernetes_version", (CONFIG,)),
+    Option("image_repository", (CONFIG,)),
+    Option("cri_socket", (CONFIG,)),
+    # --- kubeadm_version ----------------------------------------------------------------------------------
+    Option("output", (VERSION,), choices=C.VERSION_OUTPUTS, default="json"),
     # --- shared ------------------------------------------------------------------------------------------
-    Option("config", PHASE_MODULES, type="path"),
+    Option("config", CONFIG_FILE_MODULES, type="path"),
     Option("config_documents", (INIT, JOIN), type="raw"),
-    Option("kubeconfig", API_MODULES, type="path", default=DEFAULT_KUBECONFIG),
+    Option("kubeconfig", API_MODULES + (CERTS,), type="path", default=DEFAULT_KUBECONFIG),
     Option("api_timeout", API_MODULES, type="int", default=60),
-    Option("rootfs", ALL, type="path", default="/"),
+    Option("rootfs", ROOTFS_MODULES, type="path", default="/"),
 )
 
 

@@ -226,6 +226,47 @@ def issue_certificate(ca_cert: x509.Certificate, ca_key, key, cn: str, organizat
     return builder.sign(ca_key, _hash_for(ca_key))
 
 
+def new_csr(key, cn: str, organizations=(), dns=(), ips=()) -> x509.CertificateSigningRequest:
+    """A CSR like kubeadm pkiutil.NewCSR: subject CN + O, SANs deduplicated; no extensions besides
+    the SANs (the signer decides usages)."""
+    dns, ips = normalize_sans(dns, ips)
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(cn, organizations))
+    if dns or ips:
+        builder = builder.add_extension(_san(dns, ips), critical=False)
+    return builder.sign(key, _hash_for(key))
+
+
+def csr_to_pem(csr: x509.CertificateSigningRequest) -> bytes:
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def load_csr(pem, source: str = "certificate request") -> x509.CertificateSigningRequest:
+    if isinstance(pem, str):
+        pem = pem.encode("utf-8")
+    try:
+        return x509.load_pem_x509_csr(pem)
+    except ValueError as exc:
+        raise PKIError(f"{source}: not a readable PEM certificate request ({exc})") from None
+
+
+def csr_matches(csr: x509.CertificateSigningRequest, key, cn: str, organizations=(), dns=(), ips=()) -> bool:
+    """Whether an existing CSR was made for `key` with this subject and these SANs."""
+    if spki_der(csr.public_key()) != spki_der(key.public_key()):
+        return False
+    have_cn, have_orgs = subject_fields(csr)
+    if have_cn != cn or sorted(have_orgs) != sorted(organizations):
+        return False
+    have_dns, have_ips = cert_sans(csr)
+    want_dns, want_ips = normalize_sans(dns, ips)
+    return sorted(have_dns) == want_dns and sorted(have_ips) == sorted(want_ips)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    """The serial as `openssl x509 -serial` prints it (upper-case hex, even length)."""
+    text = "%X" % cert.serial_number
+    return text if len(text) % 2 == 0 else "0" + text
+
+
 def not_after(cert: x509.Certificate) -> datetime.datetime:
     value = getattr(cert, "not_valid_after_utc", None)
     return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
@@ -269,8 +310,8 @@ def signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
         return False
 
 
-def subject_fields(cert: x509.Certificate) -> tuple:
-    """(CN, [O...]) of a certificate."""
+def subject_fields(cert) -> tuple:
+    """(CN, [O...]) of a certificate (or CSR)."""
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     return (cns[0].value if cns else ""), orgs
@@ -284,8 +325,8 @@ def cert_usages(cert: x509.Certificate) -> list:
     return [_OID_USAGES.get(oid.dotted_string, oid.dotted_string) for oid in eku]
 
 
-def cert_sans(cert: x509.Certificate) -> tuple:
-    """(DNS names, IP strings) of a certificate."""
+def cert_sans(cert) -> tuple:
+    """(DNS names, IP strings) of a certificate (or CSR)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -210,6 +210,19 @@ def token(field: str, value) -> str:
     return text
 
 
+_BEARER_RE = re.compile(r"\A[A-Za-z0-9._~+/-]+=*\Z")
+
+
+def bearer_token(field: str, value) -> str:
+    """A bearer token for a kubeconfig (RFC 6750 token characters: a bootstrap token, a service
+    account token, ...); never echoed."""
+    text = "" if value is None else str(value)
+    if not _BEARER_RE.match(text):
+        raise ConfigError(field, HIDDEN, "a bearer token such as a bootstrap token abcdef.0123456789abcdef "
+                                         "(letters, digits and - . _ ~ + / only)")
+    return text
+
+
 def is_token_group(value) -> bool:
     return isinstance(value, str) and bool(_TOKEN_GROUP_RE.match(value))
 
