@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet, pkiutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, kubeconfigutil, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
 
@@ -360,3 +360,13 @@ def test_ca_key_failing_openssls_check_signs_no_kubeconfig(rootfs, openssl):
     with pytest.raises(PKIError, match=r"ca\.key: not a readable"):
         kubeconfig.ensure_kubeconfigs(config.sample_init_config(), fs, files.Writer(fs))
     assert snapshot(rootfs) == before and not any(os.path.exists(conf(rootfs, s.file)) for s in kubeconfig.KUBECONFIGS)
+
+
+def test_parse_kubeconfig_reads_the_same_with_libyaml_or_pure_python(rootfs, monkeypatch):
+    """The faster libyaml loader (where PyYAML has it) must not change what a kubeconfig says."""
+    setup_tree(rootfs)
+    text = open(conf(rootfs, "admin.conf")).read() + "preferences: {colors: 'yes', n: \"0x1F\", s: ~}\n"
+    fast = kubeconfig.parse_kubeconfig(text)
+    monkeypatch.setattr(kubeconfigutil, "_SAFE_LOADER", yaml.SafeLoader)
+    assert kubeconfig.parse_kubeconfig(text) == fast
+    assert fast["user_name"] == "kubernetes-admin" and fast["client_key_pem"].startswith(b"-----BEGIN")
