@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make bench`: kubeboot.cluster against the alternatives, every figure measured in this one run.
 
-    python tests/tools/bench.py [--only GROUP,...] [--rounds N] [--lab] [--render RESULTS.json]
+    python tests/tools/bench.py [--only GROUP,...] [--rounds N] [--lab-image-build] [--keep-lab]
+                                [--render RESULTS.json]
 
 Groups (all by default, in this order):
   inprocess     full local init in this process vs the same keys generated bare (RSA-2048, RSA-3072,
@@ -11,14 +12,16 @@ Groups (all by default, in this order):
   noop          the no-op rerun and --check on an existing tree vs a playbook with one ping task
   joins         1, 5, 10, 50 workers joining through ansible-playbook (forks 10 and 25) against the
                 API double backed by real etcd, everything on 127.0.0.1
+  lab           `make lab` on podman nodes (a lab of its own, KUBEBOOT_LAB or "bench"): cold converge
+                (image built, nothing else), warm converge (fresh nodes), rerun, per role and step;
+                one run each (needs root and podman, else "not measured"); --lab-image-build adds a
+                cold converge with the node image built from nothing
 
-Every group is paired: its contenders run in turn (A B A B ...), at least 5 rounds after a warm-up,
-and ratios are taken within a round, so a shared, drifting machine hits all sides alike. Quote the
-medians (min and max show the noise). Writes bench/results/<date>.json and .md, docs/performance.md
-and docs/performance-joins.png; --render rebuilds the last two (and the .md) from a results file.
-
---lab is the hook for the lab row (cold/warm converge, rerun, per role): it runs only when
-extensions/lab/lab.py exists; otherwise the row says "not measured".
+Every group but the lab is paired: its contenders run in turn (A B A B ...), at least 5 rounds after
+a warm-up, and ratios are taken within a round, so a shared, drifting machine hits all sides alike.
+Quote the medians (min and max show the noise). Writes bench/results/<date>.json and .md,
+docs/performance.md and docs/performance-joins.png; --render rebuilds the last two (and the .md)
+from a results file.
 """
 from __future__ import annotations
 
@@ -36,11 +39,11 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(REPO, "build", "collections"))
 sys.path.insert(0, REPO)
 
-from benchkit import docs, inprocess, joins, report, wholeprocess  # noqa: E402
+from benchkit import docs, inprocess, joins, lab, report, wholeprocess  # noqa: E402
 
-GROUPS = ("inprocess", "alternatives", "noop", "joins")
+GROUPS = ("inprocess", "alternatives", "noop", "joins", "lab")
 ALGORITHMS = ("RSA-2048", "RSA-3072", "ECDSA-P256")
-DEFAULT_ROUNDS = {"inprocess": 7, "alternatives": 5, "noop": 8, "joins": 5}
+DEFAULT_ROUNDS = {"inprocess": 7, "alternatives": 5, "noop": 8, "joins": 5, "lab": 1}
 JOIN_COUNTS, JOIN_FORKS = (1, 5, 10, 50), (10, 25)
 BENCH_COLLECTIONS = os.path.join(REPO, "build", "bench", "collections")
 
@@ -85,31 +88,6 @@ def community_crypto() -> str:
     return BENCH_COLLECTIONS
 
 
-def lab_hook(enabled: bool, log) -> dict:
-    """HOOK for the lab row (owned by the lab's maintainers): with --lab and the lab present, one
-    warm converge (fresh nodes, cached image) and one rerun through `make lab`, with Ansible's
-    profile_roles/profile_tasks summaries in the log. Cold converge (image build) is not timed here."""
-    lab_py = os.path.join(REPO, "extensions", "lab", "lab.py")
-    if not enabled:
-        return {"status": "not measured", "reason": "the lab is not part of the default run; "
-                "`make bench BENCH_ARGS=--lab` times it where extensions/lab/lab.py exists"}
-    if not os.path.exists(lab_py):
-        return {"status": "not measured", "reason": "extensions/lab/lab.py is not in this tree (the lab is "
-                "being rebuilt)"}
-    from benchkit.harness import spread, timed_process
-    subprocess.run([sys.executable, os.path.join(REPO, "tests", "tools", "wheel_collections.py"),
-                    BENCH_COLLECTIONS, "ansible.posix"], check=True)
-    env = dict(os.environ, ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles,ansible.posix.profile_tasks",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, "build", "collections") + ":" + BENCH_COLLECTIONS)
-    logfile = os.path.join(REPO, "build", "bench", "lab.log")
-    subprocess.run(["make", "-C", REPO, "lab-down"], check=False, capture_output=True)
-    series = {}
-    for name in ("warm converge (fresh nodes)", "rerun (converged nodes)"):
-        log(f"  lab: {name}")
-        series[name] = spread([timed_process(["make", "-C", REPO, "lab"], env, REPO, logfile).wall])
-    return {"status": "measured", "series": series, "log": logfile}
-
-
 def run(args) -> dict:
     started = time.monotonic()
     results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
@@ -137,7 +115,10 @@ def run(args) -> dict:
         if "joins" in groups:
             log(f"joins: {JOIN_COUNTS} workers x forks {JOIN_FORKS}")
             results["joins"] = joins.measure(ansible, JOIN_COUNTS, JOIN_FORKS, rounds["joins"], log=log)
-    results["lab"] = lab_hook(args.lab, log)
+    if "lab" in groups:
+        log("lab: make lab cold, warm and rerun (podman nodes)")
+        results["lab"] = lab.measure(REPO, os.path.join(REPO, "build", "bench"), image_build=args.lab_image_build,
+                                     keep=args.keep_lab, log=log)
     results["machine"]["load_after"] = "%.2f %.2f %.2f" % os.getloadavg()
     results["duration_s"] = time.monotonic() - started
     results["goals"] = report.goals(results)
@@ -170,7 +151,9 @@ def main(argv) -> int:
     parser.add_argument("--only", help="comma-separated groups: " + ", ".join(GROUPS))
     parser.add_argument("--rounds", type=int, help="paired rounds for every group (fewer than 5: a trial run, "
                         "written to build/bench only)")
-    parser.add_argument("--lab", action="store_true", help="also time the lab (hook; needs extensions/lab)")
+    parser.add_argument("--lab-image-build", action="store_true", help="lab: also a cold converge with the node "
+                        "image built from nothing (debootstrap, under its own tag; a few minutes more)")
+    parser.add_argument("--keep-lab", action="store_true", help="lab: leave the bench's lab running at the end")
     parser.add_argument("--render", metavar="RESULTS_JSON", help="rebuild the Markdown, docs and plot only")
     parser.add_argument("--out", default=os.path.join(REPO, "bench", "results"))
     args = parser.parse_args(argv)

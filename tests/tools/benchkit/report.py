@@ -132,17 +132,93 @@ def tables(results: dict) -> str:
                   "run (measured once). Latency: from the controller starting a host's task to its result. "
                   "CPU: the kernel's accounting of ansible-playbook and its children (the modules), and of "
                   "the API double and etcd, divided by the workers.", ""]
-    lab = results.get("lab") or {"status": "not measured"}
-    lines += ["### Lab (podman nodes)", ""]
-    if lab.get("status") == "measured":
-        for name, spread in lab["series"].items():
-            lines.append(f"- {name}: {_s(spread)}")
-    else:
-        lines.append(f"Not measured: {lab.get('reason', 'run `make bench BENCH_ARGS=--lab`')}.")
-    lines += ["", "### Goals", "", "| goal | measured (median ratio) | met |", "|---|---|---|"]
+    lines += lab_table(results.get("lab") or {"status": "not measured", "reason": "the lab group did not run"})
+    if goal_list:
+        lines += ["", "### Goals", "", "| goal | measured (median ratio) | met |", "|---|---|---|"]
     for goal in goal_list:
         lines.append(f"| {goal['text']} | {goal['measured']:.2f}× | {'yes' if goal['met'] else '**no**'} |")
+    bounds = goal_bounds(results)
+    if bounds:
+        lines += ["", "What bounds each goal, from this run's medians:", ""] + [f"- {b}" for b in bounds]
     return "\n".join(lines) + "\n"
+
+
+def _median(results: dict, *path):
+    node = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node["median"] if isinstance(node, dict) and "median" in node else node
+
+
+def goal_bounds(results: dict) -> list:
+    """The floor under each goal, computed from the same run: what the collection cannot go below
+    whatever it does (Ansible's own start-up, the keys, Ansible's own growth)."""
+    out = []
+    ping = _median(results, "noop", "series", "ping")
+    crypto = _median(results, "alternatives", "series", "community_crypto")
+    init_task = _median(results, "alternatives", "series", "kubeadm_init")
+    rsa = next((row for row in results.get("inprocess", []) if row["algorithm"] == "RSA-2048"), None)
+    if ping and crypto and init_task and rsa:
+        floor = ping + rsa["series"]["parallel_keys"]["median"]
+        out.append(f"community.crypto: one `kubeadm_init` task needs at least what the ping playbook takes plus its 16 "
+                   f"keys on all cores ({ping:.2f} s + {rsa['series']['parallel_keys']['median']:.2f} s = "
+                   f"{floor:.2f} s), so the ratio is at most {crypto / floor:.1f}× here (measured "
+                   f"{crypto / init_task:.1f}× from medians; 20× needs the task under {crypto / 20:.2f} s).")
+    floor_ratio = _median(results, "noop", "ratios", "payload_floor/ping")
+    if floor_ratio:
+        out.append(f"no-op rerun: kubeadm_init's payload doing nothing already costs {floor_ratio:.2f}× the ping "
+                   f"playbook (the code Ansible packs and the node compiles); the rerun's own work is "
+                   f"{_median(results, 'noop', 'ratios', 'rerun/payload_floor'):.2f}× that floor.")
+    growth = _median(results, "joins", "ping_growth")
+    if growth:
+        out.append(f"join growth: Ansible alone (one ping task on the same 5 and 50 hosts) grows {growth:.2f}×; "
+                   "a join adds CPU per host (module, API double, etcd) on the same two cores.")
+    openssl = (results.get("alternatives") or {}).get("ratios", {}).get("openssl_script/kubeadm_init")
+    if openssl:
+        out.append(f"openssl script: {openssl['min']:.2f}×–{openssl['max']:.2f}× over the rounds; the script runs "
+                   f"{results['alternatives']['openssl_commands']} processes one after another on one core, the "
+                   "module uses both, so the ratio falls when the machine's other work takes the second core.")
+    return out
+
+
+LAB_RUNS = {"cold (no image)": "cold converge, node image built from nothing (debootstrap)",
+            "cold": "cold converge: image built, nothing else of the lab (no nodes, lab state, packages, collections)",
+            "warm": "warm converge: `make lab-down && make lab` (fresh nodes, the controller's lab files kept)",
+            "rerun": "rerun on the converged nodes (`changed=0` on every host)"}
+ROLE_ORDER = ("prereqs", "containerd", "kube_packages", "kubelet", "control_plane", "node", "cni")  # site.yml's
+LAB_STEPS = ("node image", "lab packages", "collections", "nodes", "site.yml", "show")
+
+
+def _role(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def lab_table(lab: dict) -> list:
+    """The lab rows: whole `make lab`, its steps (lab.py's timer) and site.yml per role (profile_tasks)."""
+    lines = ["### Lab: `make lab` on podman nodes (cp1, w1, w2; one run each)", ""]
+    if lab.get("status") != "measured":
+        return lines + [f"Not measured: {lab.get('reason')}.", ""]
+    runs = lab["runs"]
+    seen = {r for run in runs.values() for r in run["roles"]}
+    roles = sorted(seen, key=lambda r: (ROLE_ORDER.index(_role(r)) if _role(r) in ROLE_ORDER else len(ROLE_ORDER), r))
+    steps = [s for s in LAB_STEPS if any(s in run["steps"] or s + " (build)" in run["steps"] for run in runs.values())]
+    lines += ["| run | `make lab` wall | " + " | ".join(steps) + " |", "|---|---|" + "---|" * len(steps)]
+    for key, run in runs.items():
+        cells = [run["steps"].get(s, run["steps"].get(s + " (build)")) for s in steps]
+        lines.append(f"| {LAB_RUNS.get(key, key)} | {run['wall']:.1f} s | "
+                     + " | ".join("–" if c is None else f"{c:.1f} s" for c in cells) + " |")
+    lines += ["", "site.yml per role (profile_tasks: each task's wall time over all hosts, summed by role):", "",
+              "| run | " + " | ".join(_role(r) for r in roles) + " |", "|---|" + "---|" * len(roles)]
+    for key, run in runs.items():
+        lines.append(f"| {key} | " + " | ".join(f"{run['roles'][r]:.1f} s" if r in run["roles"] else "–"
+                                              for r in roles) + " |")
+    lines += ["", f"Lab `{lab['name']}` (nodes {lab['name']}-cp1, -w1, -w2), Kubernetes from the lab's packages; every "
+              "run checked from outside afterwards (`lab.py check`: kubectl, podman exec, etcdctl; the rerun with "
+              "`--idempotent`). One run each: a converge takes minutes, so these are not paired; compare them "
+              "with each other, not across machines. Logs: build/bench/lab-*.log.", ""]
+    return lines
 
 
 def machine_text(machine: dict) -> str:
