@@ -107,8 +107,15 @@ lab-local: venv link
 lab-clean: lab-down
 	rm -rf lab
 
-bench: venv link
-	$(PY) tests/tools/bench.py
+# Not part of `make test`: the collection timed against the alternatives, paired, in one run
+# (bench/results/<date>.json + .md, docs/performance.md). Bench-only tools: requirements-bench.txt.
+BENCH_ARGS ?=
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: venv link $(VENV)/.bench-installed
+	$(PY) tests/tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache

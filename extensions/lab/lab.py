@@ -39,7 +39,11 @@ BUILD = os.path.join(REPO, "build")
 HERE = os.path.join(REPO, "extensions", "lab")
 COLLECTIONS = os.path.join(BUILD, "collections")
 CONTAINERS_CONF = os.path.join(LAB, "containers.conf")
-IMAGE = "localhost/kubeboot-node:bookworm"
+# KUBEBOOT_LAB_IMAGE=<repository:tag> builds and uses another node image (make bench times a build
+# from nothing under its own tag, so the image other labs share is never removed).
+IMAGE = os.environ.get("KUBEBOOT_LAB_IMAGE") or "localhost/kubeboot-node:bookworm"
+if not re.match(r"\A[a-z0-9./_-]+:[A-Za-z0-9._-]+\Z", IMAGE):
+    sys.exit(f"KUBEBOOT_LAB_IMAGE={IMAGE!r}: an image name with a tag, such as localhost/kubeboot-node:mine")
 # KUBEBOOT_LAB=<name> runs a second lab beside the default one (nodes <name>-cp1 ..., network
 # kubeboot-<name>), e.g. one per work tree; the image is shared.
 LAB_NAME = os.environ.get("KUBEBOOT_LAB", "")

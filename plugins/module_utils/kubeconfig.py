@@ -217,6 +217,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
 
     algorithm = pki.encryption_algorithm(cfg)
     todo = [p for p in plans if p.action in ("created", "reissued")]
+    signing_key = ca.signing_key() if todo else None  # the CA key's full check, before anything is written
     pool = pkiutil.generate_keys(algorithm, sum(1 for p in todo if p.key is None))
     validity = pki.validity(cfg)
 
@@ -226,7 +227,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
             if plan.key is None:
                 plan.key = pool.pop()
             orgs = list(plan.spec.organizations)
-            plan.cert = pkiutil.issue_certificate(ca.cert, ca.key, plan.key, plan.user, orgs, ("client",),
+            plan.cert = pkiutil.issue_certificate(ca.cert, signing_key, plan.key, plan.user, orgs, ("client",),
                                                   validity_seconds=validity, now=now)
             plan.text = render_kubeconfig(plan.server, ca.cert_pem, plan.user,
                                           pkiutil.cert_to_pem(plan.cert), pkiutil.key_to_pem(plan.key),

@@ -11,6 +11,7 @@ The certificate tree itself (which certificates, which names) is `pki.CERTS`.
 from __future__ import annotations
 
 import datetime
+import inspect
 import ipaddress
 import os
 import re
@@ -95,16 +96,51 @@ def public_key_to_pem(key) -> bytes:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_private_key(pem, source: str = "private key"):
-    """An RSA or ECDSA private key from PEM (PKCS#1, SEC1 or PKCS#8)."""
+def _rsa_check_skippable() -> bool:
+    """cryptography >= 39 can load an RSA key without OpenSSL's full check; 38 (Debian 12) cannot."""
+    try:
+        return "unsafe_skip_rsa_key_validation" in inspect.signature(serialization.load_pem_private_key).parameters
+    except (TypeError, ValueError):  # pragma: no cover - no introspectable signature
+        return False
+
+
+SKIP_RSA_CHECK = HAS_CRYPTOGRAPHY and _rsa_check_skippable()
+
+
+def _rsa_consistent(key) -> bool:
+    """The checks Go's rsa.PrivateKey.Validate makes when kubeadm loads a key (p*q = n, d*e = 1
+    mod p-1 and q-1), plus the CRT values OpenSSL signs with; no primality tests."""
+    numbers = key.private_numbers()
+    p, q, d, e = numbers.p, numbers.q, numbers.d, numbers.public_numbers.e
+    return (p > 1 and q > 1 and p * q == numbers.public_numbers.n
+            and d * e % (p - 1) == 1 and d * e % (q - 1) == 1
+            and numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and numbers.iqmp * q % p == 1)
+
+
+def load_private_key(pem, source: str = "private key", will_sign: bool = False):
+    """An RSA or ECDSA private key from PEM (PKCS#1, SEC1 or PKCS#8).
+
+    A key loaded to compare (or derive) its public half skips OpenSSL's RSA key check where
+    cryptography allows it (SKIP_RSA_CHECK, >= 39): the check tests p and q for primality, about
+    40 ms a 2048-bit key, most of a no-op rerun. The cheap consistency checks kubeadm makes still
+    reject a damaged key. A key that will sign (`will_sign`, see pki.CAState.signing_key) gets
+    OpenSSL's full check.
+    """
     if isinstance(pem, str):
         pem = pem.encode("utf-8")
+    skip = SKIP_RSA_CHECK and not will_sign
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        if skip:
+            key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+        else:
+            key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise PKIError(f"{source}: not a readable unencrypted PEM private key ({exc})") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise PKIError(f"{source}: the private key is neither RSA nor ECDSA")
+    if skip and isinstance(key, rsa.RSAPrivateKey) and not _rsa_consistent(key):
+        raise PKIError(f"{source}: not a readable unencrypted PEM private key (invalid RSA key: "
+                       "its values are inconsistent)")
     return key
 
 

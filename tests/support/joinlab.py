@@ -22,7 +22,7 @@ CERT_KEY = "0f" * 32
 class Lab:
     def __init__(self, base: str, version_label: str = "stable-1.33", token: str = TOKEN,
                  token_kwargs=None, controllers: bool = True, upload_certs: bool = False,
-                 address: str = "127.0.0.1"):
+                 address: str = "127.0.0.1", store=None, controllers_interval: str = "0.3s"):
         self.base = base
         self.rootfs1 = os.path.join(base, "node1")
         os.makedirs(self.rootfs1, exist_ok=True)
@@ -31,7 +31,8 @@ class Lab:
         self.cfg = config.sample_init_config(version=version, node_name="cp1", advertise_address=address)
         pki.ensure_certificates(self.cfg, self.fs1, Writer(self.fs1))
         self.pki_dir = self.fs1.path(self.cfg.cert_dir)
-        self.double = ApiDouble(self.pki_dir, host=address, controllers=controllers, controllers_interval="0.3s",
+        self.double = ApiDouble(self.pki_dir, host=address, store=store, controllers=controllers,
+                                controllers_interval=controllers_interval,
                                 static_tokens={ADMIN_TOKEN: UserInfo("lab-admin", ["system:masters"])},
                                 kubernetes_version=version).start()
         self.url = self.double.url
