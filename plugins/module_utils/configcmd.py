@@ -227,4 +227,3 @@ def _pull(params: dict, images: list, check_mode: bool) -> dict:
     pulled = containerruntime.pull_missing(runtime, images, check_mode)
     return {"changed": bool(pulled["pulled"]), "pulled": pulled["pulled"], "present": pulled["present"],
             "pulled_with": runtime.tool}
-

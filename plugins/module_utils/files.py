@@ -109,8 +109,7 @@ class HostFS:
         """The content of a (possibly large) file, piece by piece."""
         try:
             with open(self.resolve(host_path), "rb") as handle:
-                for block in iter(lambda: handle.read(size), b""):
-                    yield block
+                yield from iter(lambda: handle.read(size), b"")
         except OSError as exc:
             raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
 

@@ -147,4 +147,3 @@ def run_kubeconfig(params: dict, check_mode: bool = False, no_log: bool = False)
         result["kubeconfig"] = text
     result.update(changed=writer.changed, diff=writer.log.diffs, warnings=warnings)
     return result
-

@@ -97,7 +97,7 @@ attributes:
     support: full
     description: Certificates and manifests are shown; private keys and kubeconfigs never are.
 notes:
-  - Run it on one control-plane node at a time (C(serial=1)): renewing etcd's certificates restarts etcd.
+  - "Run it on one control-plane node at a time (C(serial=1)): renewing etcd's certificates restarts etcd."
 seealso:
   - module: kubeboot.cluster.kubeadm_init
   - module: kubeboot.cluster.kubeadm_kubeconfig

@@ -64,7 +64,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Nothing is written or pulled; RV(pulled) and RV(changed) say what would be.
+    description: Nothing is written or pulled; RV(pulled) and C(changed) say what would be.
   diff_mode:
     support: full
     description: The migrated file's changes are shown.

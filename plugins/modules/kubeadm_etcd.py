@@ -209,9 +209,10 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.module_common imp
 
 def main() -> None:
     # the argument spec is this module's rows of the option table (module_utils/options.py)
-    run_module(new_module(options.ETCD, required_if=[("action", "snapshot", ("path",)),
-                                                    ("action", "restore", ("path", "data_dir")),
-                                                    ("action", "member_remove", ("name",))]), run_etcd)
+    required_if = [("action", "snapshot", ("path",)),
+                   ("action", "restore", ("path", "data_dir")),
+                   ("action", "member_remove", ("name",))]
+    run_module(new_module(options.ETCD, required_if=required_if), run_etcd)
 
 
 if __name__ == "__main__":

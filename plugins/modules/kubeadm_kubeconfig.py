@@ -55,7 +55,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Nothing is written; RV(changed) says whether O(path) would be.
+    description: Nothing is written; C(changed) says whether O(path) would be.
   diff_mode:
     support: full
     description: The file is named, its content (a key or token) never shown.
