@@ -268,10 +268,13 @@ class ApiWriter:
         raise self._kept_changing(live)
 
     def remove(self, kind: str, name: str, namespace: str = "", options=None) -> Applied:
-        """Delete when present (`options`: DeleteOptions such as gracePeriodSeconds)."""
+        """Delete when present (`options`: DeleteOptions such as gracePeriodSeconds). An object
+        the server is deleting already (a Terminating Namespace, finalizers pending) is left as it is."""
         live = self.get(kind, name, namespace)
         if live is None:
             return Applied(False, None)
+        if (live.get("metadata") or {}).get("deletionTimestamp"):
+            return Applied(False, live)
         return self._write("DELETE", live, options)
 
     def evict(self, name: str, namespace: str, grace_period=None) -> Applied:
