@@ -644,6 +644,8 @@ def up() -> None:
     rerun = not started and bool(previous.get("ok"))
     recap = {}
     try:
+        if set(started) == set(NODES):
+            timer.step("site.yml --check (fresh nodes)", check_fresh)
         recap = timer.step("site.yml", playbook)
         timer.step("show", show)
     except LabError:
@@ -658,6 +660,20 @@ def up() -> None:
         print(f"rerun on existing nodes: {verdict}")
         if any(changed.values()):
             raise LabError(f"the rerun changed something: {changed}")
+
+
+def check_fresh() -> None:
+    """site.yml --check --diff on nodes that have nothing yet runs to the end and writes nothing."""
+    recap = playbook(check=True)  # --check --diff
+    failed = {h: r for h, r in recap.items() if r["failed"] or r["unreachable"]}
+    if failed or set(recap) != set(NODES):
+        raise LabError(f"site.yml --check on fresh nodes: {recap}")
+    cp = next(name for name, groups in NODES.items() if "kube_control_plane" in groups)
+    written = node_exec(cp, "sh", "-c", "find /etc/kubernetes -type f 2>/dev/null", check=False).split()
+    if written:
+        raise LabError(f"site.yml --check wrote into {cp}:/etc/kubernetes: {written}")
+    would = ", ".join(f"{h} changed={r['changed']}" for h, r in sorted(recap.items()))
+    print(f"site.yml --check --diff on fresh nodes: ran to the end, nothing written ({would})")
 
 
 def add(name: str) -> None:
