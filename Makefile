@@ -102,7 +102,7 @@ molecule: venv link
 # Without podman: initialise a control plane into ./lab/rootfs on localhost.
 lab-local: venv link
 	ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(abspath $(PY)) \
-	  -e kubeboot_lab_root=$(CURDIR)/lab playbooks/lab-local.yml
+	  -e kubeboot_lab_root=$(CURDIR)/lab playbooks/lab_local.yml
 
 lab-clean: lab-down
 	rm -rf lab
