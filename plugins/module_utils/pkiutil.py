@@ -146,12 +146,7 @@ def load_private_key(pem, source: str = "private key", will_sign: bool = False):
 
 def load_certificate(pem, source: str = "certificate") -> x509.Certificate:
     """The first certificate of a PEM bundle."""
-    if isinstance(pem, str):
-        pem = pem.encode("utf-8")
-    try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
-        raise PKIError(f"{source}: not a readable PEM certificate ({exc})") from None
+    return _load_pem(x509.load_pem_x509_certificate, pem, source, "certificate")
 
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:
@@ -277,12 +272,16 @@ def csr_to_pem(csr: x509.CertificateSigningRequest) -> bytes:
 
 
 def load_csr(pem, source: str = "certificate request") -> x509.CertificateSigningRequest:
+    return _load_pem(x509.load_pem_x509_csr, pem, source, "certificate request")
+
+
+def _load_pem(loader, pem, source: str, what: str):
     if isinstance(pem, str):
         pem = pem.encode("utf-8")
     try:
-        return x509.load_pem_x509_csr(pem)
+        return loader(pem)
     except ValueError as exc:
-        raise PKIError(f"{source}: not a readable PEM certificate request ({exc})") from None
+        raise PKIError(f"{source}: not a readable PEM {what} ({exc})") from None
 
 
 def csr_matches(csr: x509.CertificateSigningRequest, key, cn: str, organizations=(), dns=(), ips=()) -> bool:
