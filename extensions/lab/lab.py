@@ -168,9 +168,7 @@ def host() -> None:
         print("host packages present: " + " ".join(HOST_PACKAGES))
     if not shutil.which("kubectl"):
         print("note: kubectl is not installed; `make lab` will not print `kubectl get nodes`", flush=True)
-    os.makedirs(LAB, exist_ok=True)
-    with open(CONTAINERS_CONF, "w", encoding="utf-8") as handle:
-        handle.write(CONTAINERS_CONF_TEXT)
+    write_containers_conf()
     inotify = "/proc/sys/fs/inotify/max_user_instances"
     if os.path.exists(inotify) and int(open(inotify).read()) < 8192:
         with open(inotify, "w") as handle:  # systemd in every node wants inotify instances
@@ -691,8 +689,16 @@ def add(name: str) -> None:
     print("ansible recap: " + ", ".join(f"{h} changed={r['changed']}" for h, r in sorted(recap.items())))
 
 
+def write_containers_conf() -> None:
+    """lab/containers.conf (runc, cgroupfs, ulimits): every podman call of the lab reads it."""
+    os.makedirs(LAB, exist_ok=True)
+    with open(CONTAINERS_CONF, "w", encoding="utf-8") as handle:
+        handle.write(CONTAINERS_CONF_TEXT)
+
+
 def down() -> None:
     require_root()
+    write_containers_conf()  # `down` before any `up` in this clone (CI's cleanup, make bench) works too
     names = running_nodes()
     if names:
         podman("rm", "-f", "-t", "2", *names)
