@@ -9,8 +9,13 @@ import copy
 import functools
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import yaml_problem
 
 _MISSING = object()
+# YAML that is read (config files, kubeconfigs, discovery files, documents from the cluster):
+# aliases may share nodes, but the document they expand to stays below this many nodes
+# (575 bytes of nested aliases otherwise expand to gigabytes once a value is copied or dumped).
+MAX_YAML_NODES = 100000
 # Go maps: omitted when empty, and their false values are data (structs stay as {})
 _MAP_KEYS = ("featureGates",)
 
@@ -86,6 +91,66 @@ def omit_empty(value, keep=()):
             continue
         out[key] = item
     return out
+
+
+class YAMLInputError(ValueError):
+    """YAML that cannot be read: a parse error (line and column, never the source line, which
+    may hold a key), aliases that expand past MAX_YAML_NODES, or nesting Python cannot follow."""
+
+
+def parse_yaml(text, all_documents: bool = False):
+    """The document (or, with all_documents, the list of non-empty documents) of YAML text, with
+    PyYAML's safe loader. Raises YAMLInputError."""
+    loader = yaml.SafeLoader(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            _check_expansion(node)
+            docs.append(loader.construct_document(node))
+            if not all_documents:
+                break
+    except yaml.YAMLError as exc:
+        raise YAMLInputError(yaml_problem(exc)) from None
+    except RecursionError:
+        raise YAMLInputError("nested too deeply") from None
+    finally:
+        loader.dispose()
+    if all_documents:
+        return [doc for doc in docs if doc is not None]
+    return docs[0] if docs else None
+
+
+def _check_expansion(root) -> None:
+    """Refuse a node graph whose aliases expand to more than MAX_YAML_NODES nodes (or loop)."""
+    sizes = {}
+    stack = [(root, False)]
+    active = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            active.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > MAX_YAML_NODES:
+                raise YAMLInputError(f"its aliases expand to more than {MAX_YAML_NODES} nodes")
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise YAMLInputError("a recursive alias (an anchor used inside itself)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 @functools.lru_cache(maxsize=1)

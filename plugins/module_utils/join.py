@@ -15,11 +15,10 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, copycerts, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
+    apiclient, copycerts, docutil, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
     phases, pki, preflight, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
@@ -75,6 +74,12 @@ def prepare(ctx: JoinContext, sleep=None) -> None:
     ctx.kubelet_config_text = (cm.get("data") or {}).get(C.KUBELET_CONFIG_KEY, "")
     if not ctx.kubelet_config_text:
         raise errors.DiscoveryError(f"{what} has no '{C.KUBELET_CONFIG_KEY}' key")
+    try:
+        kubelet_doc = docutil.parse_yaml(ctx.kubelet_config_text)
+    except docutil.YAMLInputError as exc:
+        raise errors.DiscoveryError(f"{what}: the '{C.KUBELET_CONFIG_KEY}' key is not valid YAML ({exc})") from None
+    if not isinstance(kubelet_doc, dict):
+        raise errors.DiscoveryError(f"{what}: the '{C.KUBELET_CONFIG_KEY}' key is not a KubeletConfiguration")
     ctx.already_joined = tlsbootstrap.existing_kubelet_identity(ctx.fs, ctx.discovered.ca_pem) is not None
 
 
@@ -204,7 +209,7 @@ def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
     text = ctx.kubelet_config_text
     if not instance:
         return text
-    doc = yaml.safe_load(text) or {}
+    doc = docutil.parse_yaml(text) or {}
     doc["containerRuntimeEndpoint"] = kubelet.cri_socket(ctx.cfg)
     return to_yaml(doc)
 
@@ -283,8 +288,8 @@ def _existing_initial_cluster(ctx: JoinContext):
     if not text:
         return None
     try:
-        command = yaml.safe_load(text)["spec"]["containers"][0]["command"]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        command = docutil.parse_yaml(text)["spec"]["containers"][0]["command"]
+    except (docutil.YAMLInputError, KeyError, IndexError, TypeError):
         return None
     args = dict(a[2:].split("=", 1) for a in command if a.startswith("--") and "=" in a)
     if args.get("initial-cluster-state") != "existing":

@@ -19,7 +19,6 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     docutil, netutil, options, pubkeypin, tokens, validators)
@@ -59,8 +58,8 @@ class JoinConfig(InitConfig):
     def adopt_cluster_configuration(self, text: str, source: str = "kubeadm-config") -> None:
         """Replace `cluster` with the ClusterConfiguration stored in the cluster (YAML text)."""
         try:
-            doc = yaml.safe_load(text) if text else None
-        except yaml.YAMLError as exc:
+            doc = docutil.parse_yaml(text) if text else None
+        except docutil.YAMLInputError as exc:
             raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({exc})") from None
         if not isinstance(doc, dict):
             raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, errors, validators
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
@@ -151,9 +150,9 @@ def read_config_file(path: str) -> list:
     if text is None:
         raise ConfigError("config", path, "a readable kubeadm config file (an absolute path to an existing file)")
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ConfigError("config", path, f"valid YAML: parse error at {errors.yaml_problem(exc)}") from None
+        docs = docutil.parse_yaml(text, all_documents=True)
+    except docutil.YAMLInputError as exc:
+        raise ConfigError("config", path, f"valid YAML: parse error at {exc}") from None
     for index, doc in enumerate(docs, 1):
         if not isinstance(doc, dict):
             raise ConfigError("config", path, f"document {index} must be a YAML mapping with "
