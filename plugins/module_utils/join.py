@@ -164,6 +164,8 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
     if instance is not None:
         files_result.append({"path": C.KUBELET_INSTANCE_CONFIG_FILE, "changed": writer.write(
             C.KUBELET_INSTANCE_CONFIG_FILE, instance, C.MODE_KUBELET_FILE)})
+    else:
+        files_result += kubelet.remove_stale_instance_config(writer)
     files_result.append({"path": C.KUBELET_CONFIG_FILE, "changed": writer.write(
         C.KUBELET_CONFIG_FILE, _node_kubelet_config(ctx, instance is not None), C.MODE_KUBELET_FILE)})
     env = kubelet.flags_env(cfg, register_taints=not cfg.control_plane)
