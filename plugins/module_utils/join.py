@@ -12,6 +12,7 @@ The module (plugins/modules/kubeadm_join.py) only translates parameters in and t
 """
 from __future__ import annotations
 
+import posixpath
 import tempfile
 from dataclasses import dataclass
 
@@ -22,7 +23,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     phases, pki, preflight, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 
@@ -127,12 +128,13 @@ def _download_certs(ctx: JoinContext, _subs) -> None:
 def _certs(ctx: JoinContext, _subs) -> None:
     if ctx.cfg.control_plane:  # this node's own leaves; the shared CAs and SA key come from download-certs
         only = [name for name in pki.selected_phases(ctx.cfg) if name not in pki.SHARED]
-        ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only)
+        ctx.report.certificates = ctx.surface(pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only))
 
 
 def _kubeconfig(ctx: JoinContext, _subs) -> None:
     if ctx.cfg.control_plane:
-        ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=kubeconfig.JOIN_PHASES)
+        ctx.report.kubeconfigs = ctx.surface(kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer,
+                                                                           only=kubeconfig.JOIN_PHASES))
 
 
 def _control_plane(ctx: JoinContext, _subs) -> None:
@@ -361,13 +363,30 @@ def _reader(fs):
     return read
 
 
+def _control_plane_dirs(*dirs):
+    """The directories a control-plane-only phase writes (a worker's cfg: none)."""
+    def writes(cfg) -> list:
+        return [d(cfg) if callable(d) else d for d in dirs] if cfg.control_plane else []
+    return writes
+
+
+def _kubelet_start_dirs(cfg) -> list:
+    return [C.KUBELET_DIR, C.KUBERNETES_DIR, posixpath.dirname(_ca_path(cfg)),
+            posixpath.dirname(C.KUBELET_DROPIN_FILE)]
+
+
+_PKI_DIRS = (lambda cfg: pki.subdir(cfg), lambda cfg: pki.subdir(cfg, C.ETCD_PKI_SUBDIR))
+
 PHASES = (
     Phase("preflight", _preflight),
-    Phase("control-plane-prepare", children=(Phase("download-certs", _download_certs), Phase("certs", _certs),
-                                             Phase("kubeconfig", _kubeconfig),
-                                             Phase("control-plane", _control_plane))),
-    Phase("kubelet-start", _kubelet_start),
-    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True),
+    Phase("control-plane-prepare", children=(
+        Phase("download-certs", _download_certs, writes=_control_plane_dirs(*_PKI_DIRS)),
+        Phase("certs", _certs, writes=_control_plane_dirs(*_PKI_DIRS)),
+        Phase("kubeconfig", _kubeconfig, writes=_control_plane_dirs(C.KUBERNETES_DIR)),
+        Phase("control-plane", _control_plane, writes=_control_plane_dirs(C.MANIFESTS_DIR)))),
+    Phase("kubelet-start", _kubelet_start, writes=_kubelet_start_dirs),
+    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True,
+                                                writes=_control_plane_dirs(C.MANIFESTS_DIR)),
                                           Phase("mark-control-plane", _mark_control_plane, needs_api=True))),
     Phase("wait-control-plane", _wait_control_plane),
 )
@@ -384,10 +403,11 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     ctx = JoinContext(cfg=cfg, fs=HostFS(rootfs), writer=writer, check_mode=check_mode,
                       plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF))
     ctx.warnings.extend(cfg.warnings)
-    prepare(ctx, sleep=sleep)
-    ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
-    phase_report = phases.run(selection, ctx)
-    return _result(ctx, phase_report, dry_run_dir)
+    with RootfsLock(rootfs, create=not check_mode):  # one run at a time on a tree
+        prepare(ctx, sleep=sleep)
+        ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
+        phase_report = phases.run(selection, ctx)
+        return _result(ctx, phase_report, dry_run_dir)
 
 
 def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
