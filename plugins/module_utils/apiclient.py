@@ -90,17 +90,22 @@ class deadline_guard:  # pylint: disable=invalid-name - used as a context manage
 
     def __exit__(self, exc_type, exc, _tb) -> bool:
         self._timer.cancel()
-        if self.expired and exc_type is not None and not isinstance(exc, AnswerTooLarge):
+        # a shut socket often reads as a clean end of the answer: past the bound, it is a timeout either way
+        if self.expired and not isinstance(exc, AnswerTooLarge):
             raise socket.timeout(f"no complete answer within {self.seconds:g}s") from None
         return False
 
 
-def read_answer(response, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """The body of an http.client response, refusing more than `limit` bytes."""
+def read_answer(response, limit: int = None) -> bytes:
+    """The body of an http.client response, refusing more than `limit` (MAX_ANSWER_BYTES) bytes."""
+    limit = MAX_ANSWER_BYTES if limit is None else limit
     chunks, size = [], 0
     while True:
         chunk = response.read(min(1 << 16, limit + 1 - size))
         if not chunk:
+            missing = getattr(response, "length", None)
+            if missing:  # http.client returns a cut answer as if it were complete
+                raise http.client.IncompleteRead(b"".join(chunks), missing)
             return b"".join(chunks)
         chunks.append(chunk)
         size += len(chunk)

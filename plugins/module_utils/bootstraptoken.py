@@ -176,13 +176,18 @@ def list_token_secrets(api) -> list:
     return api.list("Secret", C.KUBE_SYSTEM, field_selector="type=" + C.BOOTSTRAP_TOKEN_SECRET_TYPE)
 
 
+def check_token_reference(token_or_id: str) -> str:
+    """A token id, or a full token (whose id is returned); InvalidValue never repeating it."""
+    if "." in token_or_id:
+        return tokens.split_token(token_or_id)[0]
+    if not tokens.is_valid_token_id(token_or_id):
+        raise errors.InvalidValue("token", errors.HIDDEN, "a token id ([a-z0-9]{6}) or a full token")
+    return token_or_id
+
+
 def delete_token(api, token_or_id: str) -> bool:
     """`kubeadm token delete`: by id or full token. True when a Secret was (or would be) deleted."""
-    token_id = token_or_id.split(".")[0] if "." in token_or_id else token_or_id
-    if "." in token_or_id:
-        tokens.split_token(token_or_id)
-    elif not tokens.is_valid_token_id(token_id):
-        raise errors.InvalidValue("token", errors.HIDDEN, "a token id ([a-z0-9]{6}) or a full token")
+    token_id = check_token_reference(token_or_id)
     return api.remove("Secret", tokens.secret_name(token_id), C.KUBE_SYSTEM).changed
 
 

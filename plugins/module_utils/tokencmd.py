@@ -130,10 +130,20 @@ def run_token(params: dict, check_mode: bool = False) -> dict:
     if params.get("certificate_key") and not params.get("print_join_command"):
         raise errors.KubebootError("certificate_key can only be used together with print_join_command")
     check_certificate_key(params.get("certificate_key"))  # before any token is created
+    _check_token_params(params)  # before the API is asked anything
     fs, api = _api(params, check_mode)
     # runs on one node one at a time: two at once would each find no token and create one
     with RootfsLock(params.get("rootfs") or "/", create=False):
         return _run_token(fs, api, params)
+
+
+def _check_token_params(params: dict) -> None:
+    if params.get("state", "present") == "absent":
+        bootstraptoken.check_token_reference(params.get("token") or "")
+    else:
+        BootstrapToken.from_option(validators.secret_text("token", params.get("token") or ""),
+                                   params.get("ttl", C.DEFAULT_TOKEN_TTL), usages=params.get("usages", C.TOKEN_USAGES),
+                                   groups=params.get("groups", (C.DEFAULT_TOKEN_GROUP,)))
 
 
 def _run_token(fs, api, params: dict) -> dict:
