@@ -294,9 +294,11 @@ def signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
 
 
 def subject_fields(cert: x509.Certificate) -> tuple:
-    """(CN, [O...]) of a certificate."""
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    """(CN, [O...]) of a certificate (a CN over 64 characters, as Go writes it, without cryptography's warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     return (cns[0].value if cns else ""), orgs
 
 

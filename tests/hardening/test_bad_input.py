@@ -321,6 +321,25 @@ def test_token_bad_input_before_any_request(tmp_path, case_id, options, words):
     assert "0123456789abcdef" not in str(exc.value)
 
 
+@pytest.mark.parametrize("kind", ["fifo", "binary", "directory"])
+def test_token_kubeconfig_that_is_no_file_of_text(tmp_path, kind):
+    """kubeadm_token's kubeconfig: a FIFO never blocks, binary content is no UnicodeDecodeError."""
+    path = tmp_path / "etc/kubernetes/admin.conf"
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "binary":
+        path.write_bytes(b"\xff\xfe\x00binary\x80\x81")
+    else:
+        path.mkdir()
+    started = time.monotonic()
+    with pytest.raises(errors.KubebootError) as exc:
+        tokencmd.run_token({"rootfs": str(tmp_path), "kubeconfig": "/etc/kubernetes/admin.conf", "state": "present",
+                            "ttl": "24h", "reuse": True, "api_timeout": 5})
+    assert "/etc/kubernetes/admin.conf" in str(exc.value) and time.monotonic() - started < 10
+    assert "Traceback" not in str(exc.value)
+
+
 # --- a sample through ansible-playbook ------------------------------------------------------------------
 
 PLAYBOOK_SAMPLE = ["extraVolumes-string", "nodeRegistration-string", "pod-cidr-bare-address", "ipv6-zone",
