@@ -7,6 +7,8 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 import time
 
 import pytest
@@ -16,6 +18,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient,
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import DiscoveryError, KubebootError
 
+from tests.conftest import COLLECTIONS_ROOT
 from tests.support import testpki
 from tests.support.hardening import HostileServer, tree_state
 from tests.support.joinlab import TOKEN, Lab
@@ -266,3 +269,56 @@ def test_api_answer_too_large(hostile, monkeypatch):
     client = apiclient.Client(f"https://{server.endpoint}", insecure=True, retry_timeout=0)
     with pytest.raises(KubebootError, match="larger than 65536 bytes"):
         client.request("GET", "/api/v1/namespaces", retry=False)
+
+
+# --- a sample through ansible-playbook ------------------------------------------------------------------
+
+def test_playbook_sample(lab, hostile, tmp_path):
+    """The CA-bundle attack, a forged signature, the wrong pin and an admin.conf as discovery file,
+    each a kubeadm_join task of one play (ignore_errors): every one fails naming its check, the
+    victim's tree stays empty, the hostile endpoints never see the token."""
+    attacker_ca = testpki.new_ca("attacker")
+    holder = {}
+    bundle = hostile(lambda path: holder["bundle"] if "cluster-info" in path else None, ca=attacker_ca)
+    holder["bundle"] = _cluster_info(f"https://{bundle.endpoint}", lab.ca_pem + attacker_ca.cert_pem,
+                                     {TOKEN_ID: TOKEN_SECRET})
+    forged = hostile(lambda path: None)
+    forged.answer = _serve_cluster_info(_cluster_info(f"https://{forged.endpoint}", forged.ca.cert_pem,
+                                                      {TOKEN_ID: "guessedsecret000"}))
+    unpinned = hostile(lambda path: None)
+    unpinned.answer = _serve_cluster_info(_cluster_info(f"https://{unpinned.endpoint}", unpinned.ca.cert_pem,
+                                                        {TOKEN_ID: TOKEN_SECRET}))
+    cert, key = testpki.load_ca(lab.pki_dir).issue("kubernetes-admin", ["kubeadm:cluster-admins"])
+    admin_file = _discovery_file(tmp_path, lab.url, lab.ca_pem, {
+        "client-certificate-data": base64.b64encode(testpki.cert_pem(cert)).decode(),
+        "client-key-data": base64.b64encode(testpki.key_pem(key)).decode()})
+    rootfs = str(tmp_path / "victim")
+    os.makedirs(rootfs)
+    token_join = {"rootfs": rootfs, "token": TOKEN, "discovery_token_ca_cert_hash": [lab.pin], "node_name": "victim",
+                  "ignore_preflight_errors": ["all"], "discovery_timeout": "4s"}
+    cases = [("bundle", dict(token_join, api_server_endpoint=bundle.endpoint), "TLS re-fetch check failed"),
+             ("forged", dict(token_join, api_server_endpoint=forged.endpoint), "JWS signature check failed"),
+             ("pin", dict(token_join, api_server_endpoint=unpinned.endpoint), "CA pin check failed"),
+             ("admin-file", {"rootfs": rootfs, "discovery_file": admin_file, "node_name": "victim",
+                             "ignore_preflight_errors": ["all"], "discovery_timeout": "4s"}, "credentials check failed")]
+    tasks = [{"name": name, "kubeboot.cluster.kubeadm_join": args, "register": f"r_{i}", "ignore_errors": True}
+             for i, (name, args, _check) in enumerate(cases)]
+    out = tmp_path / "results.json"
+    tasks.append({"name": "save", "ansible.builtin.copy": {
+        "content": "{{ [" + ", ".join(f"r_{i}" for i in range(len(cases))) + "] | to_json }}",
+        "dest": str(out), "mode": "0600"}, "no_log": True})
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "attacks", "hosts": "localhost", "gather_facts": False,
+                                         "tasks": tasks}]))
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCALHOST_WARNING="false",
+               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
+                           "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(playbook)],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert out.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    for (name, _args, check), result in zip(cases, json.loads(out.read_text())):
+        assert result.get("failed") is True, f"{name}: {result}"
+        assert check in result["msg"], f"{name}: {check!r} not in {result['msg']!r}"
+    assert tree_state(rootfs) == {}
+    for server in (bundle, forged, unpinned):
+        assert TOKEN_SECRET.encode() not in server.received and b"Authorization" not in server.received
