@@ -61,7 +61,7 @@ class AnswerTooLarge(Exception):
     """The server sent more than MAX_ANSWER_BYTES."""
 
 
-class deadline_guard:  # pylint: disable=invalid-name - used as a context manager
+class deadline_guard:  # pylint: disable=invalid-name
     """Shuts the connection's socket when the exchange inside the `with` outlives `seconds`; the
     exchange then fails as a socket.timeout naming the bound (`expired` says it happened)."""
 

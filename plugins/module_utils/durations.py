@@ -4,6 +4,7 @@
 """Go time.Duration strings ("24h0m0s", "90m", "1.5h", "0") as kubeadm reads and writes them."""
 from __future__ import annotations
 
+import math
 import re
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -21,7 +22,7 @@ def parse_duration(value, field: str = "duration") -> float:
     if isinstance(value, bool):
         raise InvalidValue(field, value, ALLOWED)
     if isinstance(value, (int, float)):
-        if value != value or value < 0:
+        if math.isnan(value) or value < 0:
             raise InvalidValue(field, value, ALLOWED + " (not negative)")
         if value > MAX_SECONDS:
             raise InvalidValue(field, value, ALLOWED + TOO_LONG)

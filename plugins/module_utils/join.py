@@ -375,7 +375,7 @@ def _kubelet_start_dirs(cfg) -> list:
             posixpath.dirname(C.KUBELET_DROPIN_FILE)]
 
 
-_PKI_DIRS = (lambda cfg: pki.subdir(cfg), lambda cfg: pki.subdir(cfg, C.ETCD_PKI_SUBDIR))
+_PKI_DIRS = (pki.subdir, lambda cfg: pki.subdir(cfg, C.ETCD_PKI_SUBDIR))
 
 PHASES = (
     Phase("preflight", _preflight),

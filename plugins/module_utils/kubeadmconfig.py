@@ -112,8 +112,8 @@ def default_join_configuration() -> dict:
 
 # --- the v1beta4 types, as Go decodes them (kubeadm apis/kubeadm/v1beta4/types.go) ------------------
 
-_ARG = docutil.Hinted([{"name": STRING, "value": SCALAR}], "a list of {name, value} (v1beta4); a map is the "
-                                                          "v1beta3 form")
+_ARG = docutil.Hinted([{"name": STRING, "value": SCALAR}],
+                      "a list of {name, value} (v1beta4); a map is the v1beta3 form")
 _ENV = {"name": STRING, "value": SCALAR, "valueFrom": ANY}
 _VOLUME = {"name": STRING, "hostPath": STRING, "mountPath": STRING, "readOnly": BOOL, "pathType": STRING}
 _TAINT = {"key": STRING, "value": STRING, "effect": STRING, "timeAdded": ANY}

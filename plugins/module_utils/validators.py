@@ -273,8 +273,8 @@ def external_etcd(field: str, value) -> dict:
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise ConfigError(f"{field}.endpoints", url, "an etcd client URL with a scheme, such as https://10.0.0.5:2379")
         if need_https and parsed.scheme != "https":
-            raise ConfigError(f"{field}.endpoints", url, "an https:// URL: the client certificate and CA files are "
-                                                        "for TLS")
+            raise ConfigError(f"{field}.endpoints", url,
+                              "an https:// URL: the client certificate and CA files are for TLS")
     return value
 
 
