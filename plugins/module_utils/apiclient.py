@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import posixpath
 import socket
 import ssl
 import threading
@@ -51,7 +52,23 @@ _RESOURCES = {
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "CertificateSigningRequest": ("/apis/certificates.k8s.io/v1", "certificatesigningrequests", False),
     "Lease": ("/apis/coordination.k8s.io/v1", "leases", True),
+    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
 }
+
+
+def api_prefix(api_version: str) -> str:
+    return "/api/v1" if api_version == "v1" else "/apis/" + api_version
+
+
+def register_kind(kind: str, api_version: str, plural: str, namespaced: bool) -> None:
+    """Teach resource_path a kind found through discovery (kube_apply's manifests)."""
+    _RESOURCES.setdefault(kind, (api_prefix(api_version), plural, bool(namespaced)))
+
+
+def known_kind(kind: str) -> bool:
+    return kind in _RESOURCES
+
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 MAX_ANSWER_BYTES = 32 * 1024 * 1024
@@ -118,15 +135,15 @@ def resource_path(kind: str, name: str = "", namespace: str = "", api_version: s
     if kind in _RESOURCES:
         prefix, plural, namespaced = _RESOURCES[kind]
     elif api_version:
-        prefix = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+        prefix = api_prefix(api_version)
         plural, namespaced = kind.lower() + "s", bool(namespace)
     else:
         raise errors.KubebootError(f"internal: unknown kind {kind!r}")
     path = prefix
-    if namespaced:
-        if not namespace:
-            raise errors.KubebootError(f"internal: {kind} {name!r} needs a namespace")
+    if namespaced and namespace:
         path += "/namespaces/" + urllib.parse.quote(namespace, safe="")
+    elif namespaced and name:
+        raise errors.KubebootError(f"internal: {kind} {name!r} needs a namespace")
     path += "/" + plural
     if name:
         path += "/" + urllib.parse.quote(name, safe=":")
@@ -204,6 +221,11 @@ class Client:
             key_pem=kubeconfigutil.material(user, "client-key-data", "client-key", fs, base_dir),
             insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
             **kwargs)
+
+    @classmethod
+    def from_kubeconfig_file(cls, fs, path: str, **kwargs) -> "Client":
+        """From a kubeconfig file on the node (a host path read through `fs`, like the files it names)."""
+        return cls.from_kubeconfig(load_kubeconfig_file(fs, path), base_dir=posixpath.dirname(path), fs=fs, **kwargs)
 
     # --- transport ------------------------------------------------------------------
     def _connection(self):
@@ -347,15 +369,23 @@ class Client:
         return self.request("PATCH", resource_path(kind, name, namespace), patch,
                             content_type=PATCH_TYPES[patch_type])
 
-    def delete(self, kind: str, name: str, namespace: str = "", missing_ok: bool = True) -> bool:
-        """True when something was deleted."""
+    def delete(self, kind: str, name: str, namespace: str = "", missing_ok: bool = True, options=None) -> bool:
+        """True when something was deleted. `options`: DeleteOptions (e.g. gracePeriodSeconds)."""
         try:
-            self.request("DELETE", resource_path(kind, name, namespace))
+            self.request("DELETE", resource_path(kind, name, namespace), options)
             return True
         except errors.NotFound:
             if missing_ok:
                 return False
             raise
+
+    def evict(self, name: str, namespace: str, grace_period=None, retry: bool = False) -> dict:
+        """POST pods/<name>/eviction (policy/v1): the API server deletes the pod unless a
+        PodDisruptionBudget forbids it (HTTP 429, not retried here: the caller decides how long)."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        if grace_period is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": int(grace_period)}
+        return self.request("POST", resource_path("Pod", name, namespace) + "/eviction", body, retry=retry)
 
     def healthz(self, path: str = "/healthz") -> bool:
         try:
@@ -370,6 +400,14 @@ class _Unreachable(Exception):
 
 class _Answered(Exception):
     """The retry deadline passed with an answer in hand (a 429/5xx): report that answer."""
+
+
+def load_kubeconfig_file(fs, path: str) -> dict:
+    """A kubeconfig file of the node (host path through `fs`), parsed; missing or broken: a clear error."""
+    text = fs.read_text(path)
+    if text is None:
+        raise errors.FileError(f"kubeconfig {path} does not exist (set kubeconfig, or run kubeadm_init first)")
+    return kubeconfigutil.load(text, f"kubeconfig {path}", errors.FileError)
 
 
 def _kubeconfig_error(message: str) -> errors.InvalidValue:

@@ -22,7 +22,8 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, InvalidValue
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    Builder, default_bootstrap_token, default_cluster_configuration, default_init_configuration, load_documents)
+    Builder, default_bootstrap_token, default_cluster_configuration, default_init_configuration, inline_documents,
+    load_documents)
 
 FLAG_OPTIONS = ("upload_certs", "skip_token_print", "config")
 
@@ -114,7 +115,9 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
     """
     params = dict(params or {})
     warnings = []
-    file_docs, moved = load_documents(params["config"], "init", warnings) if params.get("config") else ({}, {})
+    inline = inline_documents(params.get("config_documents"))
+    file_docs, moved = load_documents(params.get("config"), "init", warnings, inline) \
+        if params.get("config") or inline else ({}, {})
     if moved:
         init_doc = file_docs.setdefault("InitConfiguration", {"apiVersion": C.KUBEADM_API_V1BETA4,
                                                               "kind": "InitConfiguration"})
@@ -140,6 +143,22 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
         options={"upload_certs": bool(params.get("upload_certs")),
                  "skip_token_print": bool(params.get("skip_token_print")),
                  "config": params.get("config")})
+
+
+def cluster_init_config(cluster_doc: dict, warnings: list = None, cert_dir: str = None) -> InitConfig:
+    """What commands that act on the cluster's files and not on this node read (kubeadm's
+    getInternalCfg for `certs renew` and `check-expiration`): a ClusterConfiguration from the
+    cluster's kubeadm-config or a config file, over kubeadm's defaults, validated like init's;
+    the InitConfiguration is kubeadm's defaults (no host lookups). `cert_dir` is --cert-dir."""
+    warnings = [] if warnings is None else warnings
+    init, cluster = _new_documents({"ClusterConfiguration": dict(cluster_doc or {})})
+    builder = Builder({"init": init, "cluster": cluster}, {"init": {}, "cluster": {}}, warnings)
+    if cert_dir:
+        builder.override("cert_dir", "cluster", "certificatesDir", cert_dir)
+    _resolve_version(builder, False)
+    for check in (_check_durations, _check_pki, _check_etcd):
+        check(builder)
+    return InitConfig(init=init, cluster=cluster, warnings=warnings)
 
 
 def _new_documents(file_docs: dict) -> tuple:
@@ -266,13 +285,7 @@ def _check_tokens(b: Builder) -> None:
 def _check_durations(b: Builder) -> None:
     for path in ("certificateValidityPeriod", "caCertificateValidityPeriod"):
         b.check("cluster", path, validators.cert_validity)
-    timeouts = b.docs["init"]["timeouts"]
-    if not isinstance(timeouts, dict):
-        raise ConfigError("timeouts", timeouts, "a mapping of timeout name to duration")
-    for key in list(timeouts):
-        if key not in C.DEFAULT_TIMEOUTS:
-            raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        timeouts[key] = validators.duration("timeouts." + key, timeouts[key])
+    b.docs["init"]["timeouts"] = validators.timeouts("timeouts", b.docs["init"]["timeouts"])
     cluster = b.docs["cluster"]
     if durations.parse_duration(cluster["certificateValidityPeriod"]) > \
             durations.parse_duration(cluster["caCertificateValidityPeriod"]):

@@ -24,6 +24,7 @@ lock a run takes on the tree it builds, `check_writable` the check before its fi
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import posixpath
@@ -40,6 +41,7 @@ SECRET_PLACEHOLDER = "<secret: content not shown>\n"
 TEMP_MARK = ".kubeboot-tmp-"        # in the name of every temp file the Writer creates
 MAX_READ_BYTES = 16 * 1024 * 1024   # nothing kubeadm reads or writes comes near this
 LOCK_TIMEOUT = 900.0                # how long a run waits for another one on the same tree
+REMOVED = ("<removed>", None)  # check mode: a path a Writer would remove (PendingView answers "absent")
 
 
 def _kind(mode: int) -> str:
@@ -155,6 +157,23 @@ class HostFS:
         info = self._stat(host_path)
         return None if info is None else stat.S_IMODE(info.st_mode)
 
+    def chunks(self, host_path: str, size: int = 1 << 20):
+        """The content of a (possibly large) file, piece by piece."""
+        try:
+            with open(self.resolve(host_path), "rb") as handle:
+                yield from iter(lambda: handle.read(size), b"")
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+
+    def listdir(self, host_path: str) -> list:
+        """Names in a directory (sorted; [] when it is absent or not a directory)."""
+        try:
+            return sorted(os.listdir(self.resolve(host_path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise FileError(f"cannot list {host_path}: {exc.strerror}") from None
+
     def mtime_ns(self, host_path: str):
         info = self._stat(host_path)
         return None if info is None else info.st_mtime_ns
@@ -223,36 +242,77 @@ class PrivateDir:
 
 
 class PendingView(HostFS):
-    """A HostFS that answers reads from check mode's pending writes first.
+    """A HostFS that answers reads from check mode's pending writes and removals first.
 
     Phases of one check-mode run build on each other (kubeconfigs need the CA the
-    certs phase would create) without anything reaching the disk.
+    certs phase would create; reset's later phases do not see what earlier ones would
+    remove) without anything reaching the disk.
     """
 
     def __init__(self, fs: HostFS, pending: dict):
         super().__init__(fs.rootfs)
         self._pending = pending
 
+    def _planned(self, host_path: str):
+        """(data, mode) of a pending write, REMOVED when it or a parent would be removed, else None."""
+        if host_path in self._pending:
+            return self._pending[host_path]
+        parent = host_path
+        while parent not in ("", "/"):
+            parent = parent.rsplit("/", 1)[0] or "/"
+            if self._pending.get(parent) is REMOVED:
+                return REMOVED
+        return None
+
     def exists(self, host_path: str) -> bool:
-        return host_path in self._pending or super().exists(host_path)
+        planned = self._planned(host_path)
+        if planned is not None:
+            return planned is not REMOVED
+        return super().exists(host_path)
+
+    def isdir(self, host_path: str) -> bool:
+        return self._planned(host_path) is not REMOVED and super().isdir(host_path)
 
     def read_bytes(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][0]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[0]
         return super().read_bytes(host_path)
 
     def mode(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][1]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[1]
         return super().mode(host_path)
 
+    def listdir(self, host_path: str) -> list:
+        if self._planned(host_path) is REMOVED:
+            return []
+        prefix = host_path.rstrip("/") + "/"
+        names = {name for name in super().listdir(host_path) if self.exists(prefix + name)}
+        names.update(path[len(prefix):] for path, planned in self._pending.items()
+                     if path.startswith(prefix) and "/" not in path[len(prefix):] and planned is not REMOVED)
+        return sorted(names)
 
-def _stage(real_path: str, data: bytes, mode: int) -> str:
-    """A complete, fsynced temp file beside real_path holding data (its path is returned)."""
+
+def _new_temp(real_path: str, mode: int) -> tuple:
+    """(fd, path) of a new temp file beside real_path with its mode; its name carries TEMP_MARK, so
+    one an interrupted run left is found (HostFS.interrupted) and swept."""
     directory = os.path.dirname(real_path) or "."
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + TEMP_MARK)
     try:
         os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    return fd, tmp
+
+
+def _stage(real_path: str, data: bytes, mode: int) -> str:
+    """A complete, fsynced temp file beside real_path holding data (its path is returned)."""
+    fd, tmp = _new_temp(real_path, mode)
+    try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -263,11 +323,54 @@ def _stage(real_path: str, data: bytes, mode: int) -> str:
     return tmp
 
 
+@contextlib.contextmanager
+def atomic_stream(real_path: str, mode: int):
+    """A file written piece by piece (a snapshot too large for memory too) that appears complete or not
+    at all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
+    directory = os.path.dirname(real_path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
+    fd, tmp = _new_temp(real_path, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, real_path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    _fsync_dir(directory)
+
+
 def _unlink_quietly(path: str) -> None:
     try:
         os.unlink(path)
     except OSError:
         pass
+
+
+def atomic_write(real_path: str, data: bytes, mode: int) -> None:
+    """Write data to real_path so a reader sees the old or the new file, never a part."""
+    with atomic_stream(real_path, mode) as handle:
+        handle.write(data)
+
+
+def staging_dir(real_path: str) -> str:
+    """A new empty directory beside real_path, for a tree built elsewhere (etcdutl) and then moved into
+    place with `move_into_place`, or removed with `remove_tree`."""
+    parent = os.path.dirname(real_path) or "."
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    return tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(real_path) + ".")
+
+
+def move_into_place(real_src: str, real_dst: str) -> None:
+    """rename(2): a directory also replaces an empty directory at real_dst."""
+    os.replace(real_src, real_dst)
+    _fsync_dir(os.path.dirname(real_dst) or ".")
+
+
+def remove_tree(real_path: str) -> None:
+    shutil.rmtree(real_path, ignore_errors=True)
 
 
 def _fsync_dir(directory: str) -> None:
@@ -426,19 +529,26 @@ class Writer:
             raise FileError(f"cannot write {host_path}: {exc.strerror}") from None
         return True
 
-    def remove(self, host_path: str) -> bool:
+    def remove(self, host_path: str, secret: bool = True) -> bool:
+        """Remove a file, a symlink (never its target) or a directory tree. Returns True if removed.
+
+        The diff shows the removed content only for `secret=False` (certificates, manifests);
+        otherwise, and for directories and links, a placeholder or a summary."""
         real = self.fs.path(host_path)
-        if not os.path.lexists(real):
-            return False
+        if not os.path.lexists(real) or (self.check_mode and not self.view().exists(host_path)):
+            return False  # absent, or already planned away in this check-mode run
+        self.log.diff(host_path, _removed_text(real, secret), "")
         self.changed_paths.append(host_path)
-        if not self.check_mode:
-            try:
-                if os.path.isdir(real) and not os.path.islink(real):
-                    shutil.rmtree(real)
-                else:
-                    os.unlink(real)
-            except OSError as exc:
-                raise FileError(f"cannot remove {host_path}: {exc.strerror}") from None
+        if self.check_mode:
+            self.pending[host_path] = REMOVED
+            return True
+        try:
+            if os.path.isdir(real) and not os.path.islink(real):
+                shutil.rmtree(real)
+            else:
+                os.unlink(real)
+        except OSError as exc:
+            raise FileError(f"cannot remove {host_path}: {exc.strerror}") from None
         return True
 
     def view(self) -> "HostFS":
@@ -450,6 +560,22 @@ class Writer:
             self.log.diff(host_path, SECRET_PLACEHOLDER if before is not None else "", SECRET_PLACEHOLDER)
             return
         self.log.diff(host_path, _text(before), _text(after))
+
+
+def _removed_text(real: str, secret: bool) -> str:
+    """What a removal diff shows as 'before' (never secret content)."""
+    if os.path.islink(real):
+        return f"<symbolic link to {os.readlink(real)}>\n"
+    if os.path.isdir(real):
+        count = sum(len(files) for _root, _dirs, files in os.walk(real))
+        return f"<directory with {count} file(s)>\n"
+    if secret:
+        return SECRET_PLACEHOLDER
+    try:
+        with open(real, "rb") as handle:
+            return _text(handle.read())
+    except OSError:
+        return "<unreadable>\n"
 
 
 # --- before the first write ---------------------------------------------------------------------

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, copycerts, docutil, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki, preflight, tlsbootstrap, waitcontrolplane)
+    apiclient, copycerts, docutil, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests,
+    markcontrolplane, phases, pki, preflight, staticpod, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
@@ -288,14 +288,10 @@ def etcd_endpoints(ctx: JoinContext) -> list:
 
 
 def _existing_initial_cluster(ctx: JoinContext):
-    text = ctx.fs.read_text(C.manifest_path(C.ETCD))
-    if not text:
+    pod = staticpod.read(ctx.fs, C.manifest_path(C.ETCD))
+    if pod is None:
         return None
-    try:
-        command = docutil.parse_yaml(text)["spec"]["containers"][0]["command"]
-    except (docutil.YAMLInputError, KeyError, IndexError, TypeError):
-        return None
-    args = dict(a[2:].split("=", 1) for a in command if a.startswith("--") and "=" in a)
+    args = staticpod.command_flags(pod)
     if args.get("initial-cluster-state") != "existing":
         return None
     return args.get("initial-cluster")
@@ -303,10 +299,8 @@ def _existing_initial_cluster(ctx: JoinContext):
 
 def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
     """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
-    cfg = ctx.cfg
-    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
-    return etcd.Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
-                                  pki.key_path(cfg, base), read=_reader(ctx.fs), **kwargs)
+    return etcd.Client.from_files(endpoints, *pki.identity_files(ctx.cfg, "etcd-healthcheck-client"),
+                                  read=etcd.reader(ctx.fs), **kwargs)
 
 
 def etcd_join(ctx: JoinContext) -> None:
@@ -352,15 +346,6 @@ def etcd_join(ctx: JoinContext) -> None:
             ctx.log.objects.append(f"EtcdMember/{cfg.node_name}")
     ctx.api_result(result)
     ctx.report.etcd = result
-
-
-def _reader(fs):
-    def read(path: str) -> bytes:
-        data = fs.read_bytes(path)
-        if data is None:
-            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
-        return data
-    return read
 
 
 def _control_plane_dirs(*dirs):

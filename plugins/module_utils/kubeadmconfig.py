@@ -5,7 +5,7 @@
 kubeadm config file, v1beta3 conversion, and the `Builder` that lays module options over the
 file over kubeadm's defaults while remembering where each value came from.
 
-A command (init, join; reset and upgrade next) is a row of READS naming the kinds it reads;
+A command (init, join, reset; upgrade next) is a row of READS naming the kinds it reads;
 a kind is a row of KINDS (its API versions, a defaults function, extra known fields).
 Adding a kind: a defaults function, a KINDS row, its validators (validators.py) and its
 options (options.OPTIONS).
@@ -156,6 +156,38 @@ def _kubeadm_kind(schema: dict):
     return decode
 
 
+def default_reset_configuration() -> dict:
+    """v1beta4 ResetConfiguration with kubeadm's defaults (SetDefaults_ResetConfiguration)."""
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "ResetConfiguration",
+        "certificatesDir": C.PKI_DIR,
+        "cleanupTmpDir": False,
+        "criSocket": "",
+        "dryRun": False,
+        "force": False,
+        "ignorePreflightErrors": [],
+        "skipPhases": [],
+        "unmountFlags": [],
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
+def default_upgrade_configuration() -> dict:
+    """v1beta4 UpgradeConfiguration as kubeadm defaults it (SetDefaults_UpgradeConfiguration; 1.33+:
+    plan.etcdUpgrade, kubernetes#130023)."""
+    pull = {"imagePullPolicy": "IfNotPresent", "imagePullSerial": True}
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "UpgradeConfiguration",
+        "apply": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "diff": {},
+        "node": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "plan": {"etcdUpgrade": True},
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
 # --- the kinds and who reads them ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -179,8 +211,8 @@ KINDS = {kind.name: kind for kind in (
     Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration, (), _kubeadm_kind(CLUSTER_SCHEMA)),
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches"),
          _kubeadm_kind(JOIN_SCHEMA)),
-    Kind("ResetConfiguration", KUBEADM_APIS),
-    Kind("UpgradeConfiguration", KUBEADM_APIS),
+    Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
+    Kind("UpgradeConfiguration", KUBEADM_APIS, default_upgrade_configuration),
     Kind("KubeletConfiguration", (C.KUBELET_API,), decode=componentconfigs.decode_kubelet),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,), decode=componentconfigs.decode_kube_proxy),
 )}
@@ -188,6 +220,9 @@ KINDS = {kind.name: kind for kind in (
 READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
+    "reset": ("ResetConfiguration",),
+    # kubeadm config migrate/validate: every kind
+    "config": tuple(KINDS),
 }
 
 
@@ -212,23 +247,69 @@ def read_config_file(path: str) -> list:
     return docs
 
 
-def load_documents(path: str, command: str, warnings: list) -> tuple:
+INLINE = "config_documents"
+
+
+def inline_documents(value) -> list:
+    """Documents a module gets inline (option config_documents): a list of documents, YAML text, or
+    {kind: document} (apiVersion defaults to the kind's newest). Copies; errors name the option."""
+    if value in (None, "", [], {}):
+        return []
+    if isinstance(value, str):
+        try:
+            value = docutil.parse_yaml(value, all_documents=True)
+        except docutil.YAMLInputError as exc:
+            raise ConfigError(INLINE, "<YAML>", f"valid YAML: {exc}") from None
+    if isinstance(value, dict) and "kind" not in value:
+        value = [dict(doc, kind=kind) if isinstance(doc, dict) else doc for kind, doc in value.items()]
+    elif isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(INLINE, f"<{type(value).__name__}>", "a list of kubeadm config documents, or a mapping "
+                                                               "of kind (InitConfiguration, ...) to document")
+    docs = []
+    for index, doc in enumerate(value, 1):
+        if not isinstance(doc, dict):
+            raise ConfigError(INLINE, f"document {index}", f"a mapping, got {type(doc).__name__}")
+        doc = copy.deepcopy(doc)
+        if doc.get("kind") in KINDS and not doc.get("apiVersion"):
+            doc["apiVersion"] = KINDS[doc["kind"]].api_versions[0]
+        docs.append(doc)
+    return docs
+
+
+def load_documents(path: str, command: str, warnings: list, inline=()) -> tuple:
     """({kind: document} of the kinds `command` reads, {timeout: value} moved out of v1beta3
-    documents). v1beta3 is converted (marked "_v1beta3"), unknown fields dropped with a warning."""
+    documents), from the config file at `path` (may be empty) and then `inline` documents, each
+    merged over the file's document of its kind. v1beta3 is converted (marked "_v1beta3"),
+    unknown fields dropped with a warning."""
     wanted = READS[command]
     found = {}
-    for index, doc in enumerate(read_config_file(path), 1):
-        api, kind = doc.get("apiVersion"), doc.get("kind")
-        label = f"document {index} (apiVersion {api!r}, kind {kind!r})"
-        if kind not in KINDS or api not in KINDS[kind].api_versions:
-            expected = "; ".join(f"{k} ({' or '.join(KINDS[k].api_versions)})" for k in wanted)
-            raise ConfigError("config", path, f"{label} is not supported: expected {expected}")
-        if kind not in wanted:
-            warnings.append(f"config {path}: {label} is not used by {command} and was ignored")
-            continue
-        if kind in found:
-            raise ConfigError("config", path, f"{label}: more than one {kind} document")
-        found[kind] = doc
+    sources = ([("config", path, read_config_file(path))] if path else []) + \
+        ([(INLINE, INLINE, list(inline))] if inline else [])
+    for field, where, docs in sources:
+        for index, doc in enumerate(docs, 1):
+            _take(found, doc, index, field, where, command, warnings)
+    return _converted(found, path or INLINE, wanted, warnings)
+
+
+def _take(found: dict, doc: dict, index: int, field: str, where: str, command: str, warnings: list) -> None:
+    """One document of a source into `found` (an inline document merges over the file's)."""
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    wanted = READS[command]
+    label = f"document {index} (apiVersion {api!r}, kind {kind!r})"
+    if kind not in KINDS or api not in KINDS[kind].api_versions:
+        expected = "; ".join(f"{k} ({' or '.join(KINDS[k].api_versions)})" for k in wanted)
+        raise ConfigError(field, where, f"{label} is not supported: expected {expected}")
+    if kind not in wanted:
+        warnings.append(f"{field} {where}: {label} is not used by {command} and was ignored")
+        return
+    if kind in found and field != INLINE:
+        raise ConfigError(field, where, f"{label}: more than one {kind} document")
+    found[kind] = docutil.deep_merge(found[kind], doc) if kind in found else doc
+
+
+def _converted(found: dict, path: str, wanted: tuple, warnings: list) -> tuple:
     moved = {}
     for kind in wanted:
         if found.get(kind, {}).get("apiVersion") == C.KUBEADM_API_V1BETA3:
@@ -249,6 +330,25 @@ def load_documents(path: str, command: str, warnings: list) -> tuple:
                 for key in unknown:
                     found[kind].pop(key)
     return found, moved
+
+
+def parse_cluster_configuration(text, source: str, warnings: list) -> dict:
+    """The ClusterConfiguration document of kube-system/kubeadm-config (its `ClusterConfiguration`
+    key) as v1beta4: what kubeadm reads back from a running cluster (FetchInitConfigurationFromCluster)."""
+    try:
+        doc = docutil.parse_yaml(text or "")
+    except docutil.YAMLInputError as exc:
+        raise ConfigError(source, "<ClusterConfiguration>", f"valid YAML: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration" \
+            or doc.get("apiVersion") not in KINDS["ClusterConfiguration"].api_versions:
+        raise ConfigError(source, "<ClusterConfiguration>", "a ClusterConfiguration document (" +
+                          " or ".join(KINDS["ClusterConfiguration"].api_versions) + ")")
+    if doc["apiVersion"] == C.KUBEADM_API_V1BETA3:
+        doc, _moved = convert_v1beta3("ClusterConfiguration", doc)
+    unknown = sorted(set(doc) - KINDS["ClusterConfiguration"].known_keys())
+    if unknown:
+        warnings.append(f"{source}: ClusterConfiguration: unknown field(s) {', '.join(unknown)} ignored")
+    return {key: value for key, value in doc.items() if key not in unknown}
 
 
 def convert_v1beta3(kind: str, doc: dict) -> tuple:

@@ -356,7 +356,7 @@ def _etcd_pod(cfg, images) -> dict:
         "name": C.ETCD,
         "resources": {"requests": {"cpu": _CPU_REQUEST[C.ETCD], "memory": _ETCD_MEMORY_REQUEST}},
         # kubeadm lists these two in this fixed order (not sorted)
-        "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
+        "volumeMounts": [{"mountPath": data_dir, "name": C.ETCD_DATA_VOLUME},
                          {"mountPath": certs_dir, "name": "etcd-certs"}],
     }
     container.update(staticpod.probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
@@ -364,7 +364,7 @@ def _etcd_pod(cfg, images) -> dict:
     if env:
         container["env"] = env
     volumes = [{"hostPath": {"path": certs_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-certs"},
-               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-data"}]
+               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": C.ETCD_DATA_VOLUME}]
     return staticpod.pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 
@@ -398,7 +398,11 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
     writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     for component in components:
         path = C.manifest_path(component)
-        content = render_static_pod(component, cfg, fs, environ)
+        pod = static_pod(component, cfg, fs, environ)
+        kept = staticpod.kept_annotations(fs.read_text(path))
+        if kept:  # a renewal's restart stays (staticpod.with_restart_annotation)
+            pod["metadata"].setdefault("annotations", {}).update(kept)
+        content = to_yaml(pod)
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})
     return results

@@ -76,3 +76,24 @@ def test_two_token_runs_at_once_create_one_token(tmp_path, api_double):
     secrets = bootstraptoken.list_token_secrets(ApiWriter(client))
     described = [s for s in secrets if "description" in (s.get("data") or {})]
     assert len(described) == 1, [s["metadata"]["name"] for s in described]
+
+
+def test_reset_waits_for_a_run_on_its_tree(tmp_path):
+    """kubeadm_reset takes the same lock: while an init holds the tree (here: a process holding
+    the lock for 1.5s), a reset waits, then finds the finished tree and removes it."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import reset  # pylint: disable=import-outside-toplevel
+    rootfs = str(tmp_path / "rootfs")
+    run_init(rootfs)
+
+    def hold():  # exits 3 if the reset removed anything while the lock was held
+        with files.RootfsLock(rootfs):
+            time.sleep(1.5)
+            assert os.path.exists(os.path.join(rootfs, "etc/kubernetes/pki/ca.key"))
+    holder = fork_run(hold)
+    time.sleep(0.3)
+    started = time.monotonic()
+    result = reset.run_reset({"rootfs": rootfs, "force": True, "skip_phases": ["delete-node", "remove-etcd-member"]})
+    waited = time.monotonic() - started
+    assert wait_child(holder) == 0
+    assert waited >= 1.0, f"the reset did not wait for the lock ({waited:.2f}s)"
+    assert result["changed"] and not os.path.exists(os.path.join(rootfs, "etc/kubernetes/pki/ca.key"))

@@ -180,3 +180,61 @@ def test_join_facts_keep_a_given_token(tmp_path):
     init_parts = re.findall(r"TASK \[init\].*?TASK \[rerun\]", printed, re.S)
     assert len(init_parts) == 2  # the output and the log
     assert not any(INIT_TOKEN in part or INIT_TOKEN.split(".")[1] in part for part in init_parts)
+
+
+APPLY_SECRET = "apply-stringdata-s3cr3t-value"
+APPLY_DATA = "apply-data-s3cr3t-value"
+
+
+def test_other_modules(tmp_path):
+    """kube_apply (a Secret), kube_node, kubeadm_certs, kubeadm_kubeconfig, kubeadm_config,
+    kubeadm_version and kubeadm_reset on a control plane served by the API double, each in check
+    mode and for real: no key of the tree, no kubeconfig credential, no Secret value printed or logged."""
+    rootfs = str(tmp_path / "cp1")
+    port = free_port()
+    init.run_init(init_params(rootfs, apiserver_advertise_address="127.0.0.1", apiserver_bind_port=port))
+    secrets = _key_material(rootfs)
+    double = ApiDouble(os.path.join(rootfs, "etc/kubernetes/pki"), port=port, controllers_interval="0.2s",
+                       kubernetes_version="v1.34.10").start()
+    double.put({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cp1"}, "spec": {}})
+    objects = yaml.safe_dump_all([
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "leak-test"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "leak-test"}, "type": "Opaque",
+         "stringData": {"password": APPLY_SECRET}, "data": {"other": base64.b64encode(APPLY_DATA.encode()).decode()}}])
+    api = {"rootfs": rootfs, "kubeconfig": "/etc/kubernetes/super-admin.conf"}  # init's RBAC phases did not run
+    tasks = [
+        {"name": "apply check", "kubeboot.cluster.kube_apply": dict(api, objects=objects), "register": "apply_check",
+         "check_mode": True},
+        {"name": "apply", "kubeboot.cluster.kube_apply": dict(api, objects=objects), "register": "apply"},
+        {"name": "apply again", "kubeboot.cluster.kube_apply": dict(api, objects=objects), "register": "apply_again"},
+        {"name": "cordon", "kubeboot.cluster.kube_node": dict(api, name="cp1", state="cordoned"), "register": "cordon"},
+        {"name": "uncordon", "kubeboot.cluster.kube_node": dict(api, name="cp1", state="uncordoned"),
+         "register": "uncordon"},
+        {"name": "certs", "kubeboot.cluster.kubeadm_certs": api, "register": "certs"},
+        {"name": "renew check", "kubeboot.cluster.kubeadm_certs": dict(api, renew=["all"], restart_static_pods=False),
+         "register": "renew_check", "check_mode": True},
+        {"name": "renew", "kubeboot.cluster.kubeadm_certs": dict(api, renew=["all"], restart_static_pods=False),
+         "register": "renew"},
+        {"name": "user kubeconfig", "kubeboot.cluster.kubeadm_kubeconfig": {
+            "rootfs": rootfs, "client_name": "alice", "org": ["developers"], "path": "/root/alice.conf"},
+         "register": "user"},
+        {"name": "config print", "kubeboot.cluster.kubeadm_config": {"print": "init"}, "register": "config"},
+        {"name": "version", "kubeboot.cluster.kubeadm_version": {}, "register": "version"},
+        {"name": "reset check", "kubeboot.cluster.kubeadm_reset": {"rootfs": rootfs, "force": True},
+         "register": "reset_check", "check_mode": True},
+        {"name": "reset", "kubeboot.cluster.kubeadm_reset": {"rootfs": rootfs, "force": True}, "register": "reset"},
+    ]
+    try:
+        results, printed = _playbook(tmp_path, "others", tasks)
+    finally:
+        double.stop()
+    failed = {name: r.get("msg") for name, r in results.items() if r.get("failed")}
+    assert failed == {}, failed
+    assert results["apply"]["changed"] and not results["apply_again"]["changed"]
+    assert results["renew"]["changed"] and results["reset"]["changed"]
+    assert "Secret/leak-test/s" in printed and "<secret: content not shown>" in printed  # diffs were shown
+    with open(os.path.join(rootfs, "root/alice.conf"), encoding="utf-8") as handle:
+        alice = yaml.safe_load(handle)["users"][0]["user"]["client-key-data"]
+    secrets += [base64.b64decode(alice).decode().splitlines()[1], alice[:60]]
+    _assert_no_secret(printed, secrets + [APPLY_SECRET, APPLY_DATA, base64.b64encode(APPLY_SECRET.encode()).decode(),
+                                          base64.b64encode(APPLY_DATA.encode()).decode()])

@@ -42,7 +42,7 @@ RESOURCES = [
     Resource(CORE, "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource(CORE, "v1", "services", "Service", True, ("svc",), ("status",)),
     Resource(CORE, "v1", "endpoints", "Endpoints", True, ("ep",)),
-    Resource(CORE, "v1", "pods", "Pod", True, ("po",), ("status",)),
+    Resource(CORE, "v1", "pods", "Pod", True, ("po",), ("status", "eviction")),
     Resource(CORE, "v1", "events", "Event", True, ("ev",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale")),
     Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",)),
