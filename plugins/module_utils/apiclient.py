@@ -7,6 +7,11 @@ Covers what kubeadm's phases need: get/list/create/update/patch/delete, retries 
 backoff on connection errors, 429 and 5xx until a deadline (poll.wait_for), and errors
 that name method, path, status and the server's Status message. Deciding *whether* to
 write (compare, diff, check mode) is `apiwriter.ApiWriter`'s job, not the client's.
+
+Time bounds whole exchanges, not single socket reads: `deadline_guard` shuts the socket when
+an exchange (connect, TLS handshake, request, the whole answer) outlives `timeout`, or the
+client's absolute `deadline` (discovery sets it to bound the whole operation), so a server that
+trickles a byte at a time cannot hold a run; answers are read up to MAX_ANSWER_BYTES.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ import json
 import posixpath
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 
@@ -65,6 +71,63 @@ def known_kind(kind: str) -> bool:
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
+
+
+class AnswerTooLarge(Exception):
+    """The server sent more than MAX_ANSWER_BYTES."""
+
+
+class deadline_guard:  # pylint: disable=invalid-name
+    """Shuts the connection's socket when the exchange inside the `with` outlives `seconds`; the
+    exchange then fails as a socket.timeout naming the bound (`expired` says it happened)."""
+
+    def __init__(self, conn, seconds: float):
+        self.conn = conn
+        self.seconds = max(0.0, seconds)
+        self.expired = False
+        self._timer = threading.Timer(self.seconds, self._expire)
+        self._timer.daemon = True
+
+    def _expire(self) -> None:
+        self.expired = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def __enter__(self) -> "deadline_guard":
+        if self.seconds <= 0:
+            self.expired = True
+            raise socket.timeout("the deadline had passed before the exchange")
+        self._timer.start()
+        return self
+
+    def __exit__(self, exc_type, exc, _tb) -> bool:
+        self._timer.cancel()
+        # a shut socket often reads as a clean end of the answer: past the bound, it is a timeout either way
+        if self.expired and not isinstance(exc, AnswerTooLarge):
+            raise socket.timeout(f"no complete answer within {self.seconds:g}s") from None
+        return False
+
+
+def read_answer(response, limit: int = None) -> bytes:
+    """The body of an http.client response, refusing more than `limit` (MAX_ANSWER_BYTES) bytes."""
+    limit = MAX_ANSWER_BYTES if limit is None else limit
+    chunks, size = [], 0
+    while True:
+        chunk = response.read(min(1 << 16, limit + 1 - size))
+        if not chunk:
+            missing = getattr(response, "length", None)
+            if missing:  # http.client returns a cut answer as if it were complete
+                raise http.client.IncompleteRead(b"".join(chunks), missing)
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise AnswerTooLarge(f"the answer is larger than {limit} bytes")
 
 
 def resource_path(kind: str, name: str = "", namespace: str = "", api_version: str = "") -> str:
@@ -104,7 +167,7 @@ class Client:
 
     def __init__(self, server: str, ca_pem=None, token=None, cert_pem=None, key_pem=None,
                  insecure: bool = False, timeout: float = 30.0, retry_timeout: float = 60.0,
-                 sleep=time.sleep):
+                 sleep=time.sleep, deadline: float = None):
         parsed = urllib.parse.urlsplit(server)
         if parsed.scheme not in ("https", "http") or not parsed.hostname:
             raise errors.InvalidValue("server", server, "an https:// URL such as https://10.0.0.1:6443")
@@ -117,8 +180,9 @@ class Client:
         self.port = parsed.port or (443 if parsed.scheme == "https" else 80)
         self.base_path = parsed.path.rstrip("/")
         self.token = token
-        self.timeout = timeout
+        self.timeout = timeout            # bound of one whole exchange
         self.retry_timeout = retry_timeout
+        self.deadline = deadline          # time.monotonic() after which nothing more is tried
         self._sleep = sleep
         self.ca_pem = _as_bytes(ca_pem)
         self.insecure = insecure
@@ -178,9 +242,13 @@ class Client:
                 self._conn = self._connection()
             conn = self._conn
             try:
-                conn.request(method, self.base_path + path, body=body, headers=headers)
-                response = conn.getresponse()
-                payload = response.read()
+                with deadline_guard(conn, self._exchange_seconds()):
+                    conn.request(method, self.base_path + path, body=body, headers=headers)
+                    response = conn.getresponse()
+                    payload = read_answer(response)
+            except AnswerTooLarge as exc:
+                self.close()
+                raise errors.APIError(method, path, response.status, str(exc)) from None
             except (http.client.RemoteDisconnected, http.client.CannotSendRequest,
                     http.client.BadStatusLine, ConnectionResetError, BrokenPipeError):
                 self.close()
@@ -194,6 +262,11 @@ class Client:
                 self.close()
             return response.status, payload
         raise AssertionError("unreachable")
+
+    def _exchange_seconds(self) -> float:
+        if self.deadline is None:
+            return self.timeout
+        return min(self.timeout, self.deadline - time.monotonic())
 
     def close(self) -> None:
         if self._conn is not None:
@@ -250,8 +323,11 @@ class Client:
                 return errors.APIError(method, path, 0, f"cannot reach {self.server}: {last.args[0]}")
             return _Answered()
 
+        budget = self.retry_timeout if retry else 0
+        if self.deadline is not None:
+            budget = max(0.0, min(budget, self.deadline - time.monotonic()))
         try:
-            poll.wait_for(attempt, self.retry_timeout if retry else 0, 0.5, backoff=2.0, max_interval=5.0,
+            poll.wait_for(attempt, budget, 0.5, backoff=2.0, max_interval=5.0,
                           retry_on=(_Unreachable,), on_timeout=give_up, sleep=self._sleep)
         except _Answered:
             pass

@@ -41,14 +41,15 @@ def arguments_to_command(defaults: dict, overrides, minor) -> list:
     Every default whose name appears in the overrides is dropped (all user
     entries are kept, duplicates included). `minor` is the kubeadm version
     ("vX.Y.Z", or an int minor). Before kubernetes#135400 the whole list is
-    sorted by (name, value); with it the user's entries keep their order and
-    come first, followed by the sorted defaults (versions.keeps_extra_args_order).
+    sorted by (name, value); with it the remaining defaults come first, sorted,
+    then the user's entries in their order (versions.keeps_extra_args_order;
+    kubeadm's arguments_test.go "base are sorted and overrides are not").
     """
     user = normalize_args(overrides)
     names = {name for name, _unused in user}
     base = sorted((k, v) for k, v in defaults.items() if k not in names)
     if versions.keeps_extra_args_order(minor):
-        merged = user + base
+        merged = base + user
     else:
         merged = sorted(user + base)
     return [f"--{name}={value}" for name, value in merged]

@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime as _dt
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, rbac, tokens
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, rbac, tokens, validators
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import parse_duration
 from ansible_collections.kubeboot.cluster.plugins.module_utils.objects import configmap, pem_text
 
 
 DEFAULT_TTL = parse_duration(C.DEFAULT_TOKEN_TTL)
+REUSE_CLOCK_SLACK = 5.0  # seconds a reused token may outlive the wanted TTL (clocks of node and API server)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,17 +41,18 @@ class BootstrapToken:
     # --- from the option, from the Secret ------------------------------------------------
     @classmethod
     def from_option(cls, token: str = "", ttl=C.DEFAULT_TOKEN_TTL, expires=None, usages=C.TOKEN_USAGES,
-                    groups=(C.DEFAULT_TOKEN_GROUP,), description: str = "") -> "BootstrapToken":
-        """Validated settings (kubeadm_token parameters, an InitConfiguration entry)."""
+                    groups=(C.DEFAULT_TOKEN_GROUP,), description: str = "", now=None) -> "BootstrapToken":
+        """Validated settings (kubeadm_token parameters, an InitConfiguration entry), with kubeadm's
+        rules: a TTL of 0 or at least 1s, an expiry in the future, groups only with the
+        'authentication' usage."""
         if token:
             tokens.split_token(token)
-        moment = None
-        if expires:
-            parsed = tokens.parse_rfc3339(expires) if isinstance(expires, str) else tokens.as_utc(expires)
-            moment = tokens.format_rfc3339(parsed.astimezone(_dt.timezone.utc))
-        return cls(token=token or "", ttl=parse_duration(C.DEFAULT_TOKEN_TTL if ttl is None else ttl, "ttl"),
-                   expires=moment, usages=tuple(sorted(tokens.validate_usages(usages))),
-                   groups=tuple(tokens.validate_groups(groups)), description=description or "")
+        moment = validators.token_expires("expires", expires, tokens.as_utc(now)) if expires else None
+        ttl = validators.token_ttl("ttl", C.DEFAULT_TOKEN_TTL if ttl is None else ttl)
+        usages = validators.token_usages("usages", list(usages or []))
+        return cls(token=token or "", ttl=parse_duration(ttl, "ttl"), expires=moment, usages=tuple(sorted(usages)),
+                   groups=tuple(validators.token_groups("groups", list(groups or []), usages)),
+                   description=description or "")
 
     @classmethod
     def from_entry(cls, entry: dict) -> "BootstrapToken":
@@ -105,9 +106,12 @@ class BootstrapToken:
         return self.expires is not None and not self.expired(now)
 
     def fresh_enough(self, wanted: "BootstrapToken", now=None) -> bool:
-        """A reused generated token must keep at least half of the wanted TTL."""
+        """A generated token is reused when it keeps at least half of the wanted TTL and expires no
+        later than asked (a 24h token is no answer to ttl: 1h)."""
         remaining = self.remaining(now)
-        return remaining is None or remaining >= wanted.ttl / 2
+        if remaining is None or wanted.expires:
+            return True  # satisfies() already matched "never expires" or the exact expiry
+        return wanted.ttl / 2 <= remaining <= wanted.ttl + REUSE_CLOCK_SLACK
 
 
 def cluster_info_kubeconfig(server_url: str, ca_pem) -> str:
@@ -142,7 +146,13 @@ def ensure_token(api, wanted: BootstrapToken, now=None, reuse: bool = True) -> t
     if wanted.token:
         live = api.get("Secret", wanted.secret_name, C.KUBE_SYSTEM)
         existing = _parsed(live) if live is not None else None
-        if existing and existing.token == wanted.token and existing.satisfies(wanted, now):
+        if live is not None and (existing is None or existing.token != wanted.token):
+            # kubeadm: "a token with id ... already exists"; overwriting it would end the live token
+            raise errors.InvalidValue("token", errors.HIDDEN,
+                                      f"a token whose id is free: the Secret {C.KUBE_SYSTEM}/{wanted.secret_name} "
+                                      "already holds a bootstrap token with this id and another secret (delete it "
+                                      "first with state: absent, or choose another token)")
+        if existing and existing.satisfies(wanted, now):
             return False, wanted.token
     elif reuse:
         candidates = [t for t in map(_parsed, list_token_secrets(api))
@@ -166,13 +176,18 @@ def list_token_secrets(api) -> list:
     return api.list("Secret", C.KUBE_SYSTEM, field_selector="type=" + C.BOOTSTRAP_TOKEN_SECRET_TYPE)
 
 
+def check_token_reference(token_or_id: str) -> str:
+    """A token id, or a full token (whose id is returned); InvalidValue never repeating it."""
+    if "." in token_or_id:
+        return tokens.split_token(token_or_id)[0]
+    if not tokens.is_valid_token_id(token_or_id):
+        raise errors.InvalidValue("token", errors.HIDDEN, "a token id ([a-z0-9]{6}) or a full token")
+    return token_or_id
+
+
 def delete_token(api, token_or_id: str) -> bool:
     """`kubeadm token delete`: by id or full token. True when a Secret was (or would be) deleted."""
-    token_id = token_or_id.split(".")[0] if "." in token_or_id else token_or_id
-    if "." in token_or_id:
-        tokens.split_token(token_or_id)
-    elif not tokens.is_valid_token_id(token_id):
-        raise errors.InvalidValue("token", errors.HIDDEN, "a token id ([a-z0-9]{6}) or a full token")
+    token_id = check_token_reference(token_or_id)
     return api.remove("Secret", tokens.secret_name(token_id), C.KUBE_SYSTEM).changed
 
 

@@ -19,6 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     docutil, durations, netutil, options, validators, versions)
+from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, InvalidValue
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
     Builder, default_bootstrap_token, default_cluster_configuration, default_init_configuration, inline_documents,
@@ -131,8 +132,8 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
     options.apply(builder, options.INIT, params)
     _resolve_version(builder, any(d.get("_v1beta3") for d in file_docs.values()))
     _fill_dynamic_defaults(builder)
-    for check in (_check_node, _check_endpoint, _check_networking, _check_tokens, _check_durations,
-                  _check_pki, _check_feature_gates, _check_sans, _check_etcd, _check_extra_args, _check_misc):
+    for check in (_check_node, _check_endpoint, _check_extra_args, _check_networking, _check_tokens,
+                  _check_durations, _check_pki, _check_feature_gates, _check_sans, _check_etcd, _check_misc):
         check(builder)
     return InitConfig(
         init=init, cluster=cluster,
@@ -179,8 +180,14 @@ def _default_tokens(tokens) -> list:
     out = []
     for index, token in enumerate(tokens):
         if not isinstance(token, dict):
-            raise ConfigError(f"bootstrapTokens[{index}]", HIDDEN, "a mapping (token, ttl, usages, groups)")
-        out.append(docutil.deep_merge(default_bootstrap_token(), token))
+            raise ConfigError(f"bootstrapTokens.{index}", HIDDEN, "a mapping (token, ttl, usages, groups)")
+        if token.get("expires") is not None and token.get("ttl") is not None:
+            raise ConfigError(f"bootstrapTokens.{index}", "ttl and expires", "the BootstrapToken ttl and expires "
+                                                                             "fields are mutually exclusive")
+        defaults = default_bootstrap_token()
+        if token.get("expires") is not None:
+            defaults.pop("ttl")
+        out.append(docutil.deep_merge(defaults, token))
     return out
 
 
@@ -226,8 +233,7 @@ def _check_node(b: Builder) -> None:
     if reg.get("imagePullPolicy") not in ("Always", "IfNotPresent", "Never"):
         raise ConfigError("nodeRegistration.imagePullPolicy", reg.get("imagePullPolicy"),
                           "one of Always, IfNotPresent, Never")
-    if reg.get("taints") is not None and not isinstance(reg["taints"], list):
-        raise ConfigError("nodeRegistration.taints", reg["taints"], "a list of taints (or null)")
+    b.check("init", "nodeRegistration.taints", validators.taints)
 
 
 def _check_endpoint(b: Builder) -> None:
@@ -237,19 +243,26 @@ def _check_endpoint(b: Builder) -> None:
         validators.host_port(b.field("cluster", "controlPlaneEndpoint"), cpe)
 
 
+def _node_mask(b: Builder):
+    """kubeadm getClusterNodeMask: the controller-manager's node CIDR mask per family, or None for
+    every family when it does not allocate node CIDRs (allocate-node-cidrs=false)."""
+    extra = b.docs["cluster"]["controllerManager"]["extraArgs"]
+    if arg_value(extra, "allocate-node-cidrs") == "false":
+        return None
+
+    def mask(version: int) -> int:
+        flag = f"node-cidr-mask-size-ipv{version}"
+        return validators.node_cidr_mask(f"controllerManager.extraArgs {flag}", arg_value(extra, flag), version)
+    return mask
+
+
 def _check_networking(b: Builder) -> None:
     service_field = b.field("cluster", "networking.serviceSubnet")
     service_value = b.get("cluster", "networking.serviceSubnet")
-    services = validators.cidrs(service_field, service_value)
-    for net in services:
-        if net.max_prefixlen - net.prefixlen > 20:
-            raise ConfigError(service_field, service_value,
-                              "a service subnet of at most 20 host bits (/12 for IPv4, /108 for IPv6)")
-        if net.num_addresses < 10:
-            raise ConfigError(service_field, service_value, "a service subnet with at least 10 addresses")
+    services = validators.service_subnet(service_field, service_value)
     pod_value = b.get("cluster", "networking.podSubnet")
     if pod_value:
-        for pod in validators.cidrs(b.field("cluster", "networking.podSubnet"), pod_value):
+        for pod in validators.pod_subnet(b.field("cluster", "networking.podSubnet"), pod_value, _node_mask(b)):
             clash = [str(s) for s in services if s.version == pod.version and s.overlaps(pod)]
             if clash:
                 raise ConfigError(b.field("cluster", "networking.podSubnet"), pod_value,
@@ -261,18 +274,17 @@ def _check_tokens(b: Builder) -> None:
     for index, token in enumerate(b.docs["init"]["bootstrapTokens"]):
         base = f"bootstrapTokens.{index}"
         token["token"] = validators.token(b.field("init", base + ".token"), token.get("token"))
-        token["ttl"] = validators.duration(b.field("init", base + ".ttl"), token.get("ttl"))
-        bad = [u for u in token.get("usages") or [] if u not in C.TOKEN_USAGES]
-        if bad or not isinstance(token.get("usages"), list):
-            raise ConfigError(base + ".usages", token.get("usages"), "a list of: " + ", ".join(C.TOKEN_USAGES))
-        for group in token.get("groups") or []:
-            if not validators.is_token_group(group):
-                raise ConfigError(base + ".groups", group, "a group matching " + C.TOKEN_GROUP_RE)
+        if token.get("expires") is not None:
+            token["expires"] = validators.token_expires(base + ".expires", token["expires"])
+        else:
+            token["ttl"] = validators.token_ttl(b.field("init", base + ".ttl"), token.get("ttl"))
+        usages = validators.token_usages(base + ".usages", token.get("usages"))
+        validators.token_groups(base + ".groups", token.get("groups") or [], usages)
 
 
 def _check_durations(b: Builder) -> None:
     for path in ("certificateValidityPeriod", "caCertificateValidityPeriod"):
-        b.check("cluster", path, validators.duration)
+        b.check("cluster", path, validators.cert_validity)
     b.docs["init"]["timeouts"] = validators.timeouts("timeouts", b.docs["init"]["timeouts"])
     cluster = b.docs["cluster"]
     if durations.parse_duration(cluster["certificateValidityPeriod"]) > \
@@ -290,10 +302,10 @@ def _check_pki(b: Builder) -> None:
                           + ("" if p384 else " (ECDSA-P384 needs Kubernetes 1.34 or newer)"))
     b.check("init", "certificateKey", validators.certificate_key)
     b.check("cluster", "certificatesDir", validators.absolute_path)
-    repo = b.get("cluster", "imageRepository")
-    if not isinstance(repo, str) or not repo or any(c.isspace() for c in repo):
-        raise ConfigError(b.field("cluster", "imageRepository"), repo, "an image registry such as "
-                          + C.DEFAULT_IMAGE_REPOSITORY)
+    b.check("cluster", "imageRepository", validators.image_repository)
+    for path in ("dns.imageRepository", "etcd.local.imageRepository"):
+        if b.get("cluster", path):
+            b.check("cluster", path, validators.image_repository)
 
 
 def _check_feature_gates(b: Builder) -> None:
@@ -307,7 +319,9 @@ def _check_feature_gates(b: Builder) -> None:
         from_option = b.sources.get(("cluster", f"featureGates.{gate}")) == "feature_gates"
         field_name = "feature_gates" if from_option else "featureGates"
         if gate not in known:
-            raise ConfigError(field_name, gate, f"not a kubeadm feature gate for {version}; "
+            removed = versions.REMOVED_FEATURE_GATES.get(gate)
+            note = f" ({removed})" if removed else ""
+            raise ConfigError(field_name, gate, f"not a kubeadm feature gate for {version}{note}; "
                                                 f"allowed: {listing or 'none'}")
         if not isinstance(value, bool):
             raise ConfigError(field_name, f"{gate}={value}", "feature gate values must be true or false")
@@ -333,10 +347,7 @@ def _check_etcd(b: Builder) -> None:
         raise ConfigError("etcd", sorted(etcd), "either etcd.local or etcd.external, not both")
     external = etcd.get("external")
     if external is not None:
-        endpoints = external.get("endpoints") if isinstance(external, dict) else None
-        if not endpoints or not isinstance(endpoints, list):
-            raise ConfigError("etcd.external.endpoints", endpoints,
-                              "a non-empty list of etcd client URLs (https://host:2379)")
+        validators.external_etcd("etcd.external", external)
         return
     local = etcd.get("local")
     if not isinstance(local, dict) or not str(local.get("dataDir", "")).startswith("/"):
@@ -349,9 +360,13 @@ def _check_extra_args(b: Builder) -> None:
         if not isinstance(cluster.get(comp), dict):
             raise ConfigError(comp, cluster.get(comp), "a mapping")
         cluster[comp]["extraArgs"] = validators.extra_args(comp + ".extraArgs", cluster[comp].get("extraArgs"))
-    local = cluster["etcd"].get("local")
+        cluster[comp]["extraEnvs"] = validators.extra_envs(comp + ".extraEnvs", cluster[comp].get("extraEnvs"))
+        cluster[comp]["extraVolumes"] = validators.extra_volumes(comp + ".extraVolumes",
+                                                                 cluster[comp].get("extraVolumes"))
+    local = (cluster.get("etcd") or {}).get("local")
     if local is not None:
         local["extraArgs"] = validators.extra_args("etcd.local.extraArgs", local.get("extraArgs"))
+        local["extraEnvs"] = validators.extra_envs("etcd.local.extraEnvs", local.get("extraEnvs"))
     reg = b.docs["init"]["nodeRegistration"]
     reg["kubeletExtraArgs"] = validators.extra_args("nodeRegistration.kubeletExtraArgs", reg.get("kubeletExtraArgs"))
 

@@ -6,10 +6,21 @@
 The shared CAs and the service-account key pair (`pki.SHARED`) go to the kube-system/
 kubeadm-certs Secret, each AES-256-GCM sealed with the certificate key (nonce || seal, as
 kubeadm's util/crypto), owned by a 2-hour proxy token so the garbage collector removes it.
+
+Without a given certificate_key, kubeadm makes a random one per upload, so every rerun uploads
+again and the key the joining nodes hold stops working. Here the key is derived instead:
+HMAC-SHA256, keyed with this control plane's sa.key, of the uid the API server gave the proxy
+token that owns the Secret. A rerun reads the Secret's owner uid, derives the same key, and while
+that Secret holds the same files and its owner keeps at least half of its 2 hours, nothing is
+uploaded (changed=0) and the same key is returned. Nothing secret is stored: the uid is public,
+sa.key never leaves the control planes (and anyone holding it holds what the Secret carries);
+each upload (a new owner, a new uid) gets a new key, as with kubeadm.
 """
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 
 try:  # reported by the module (deps.fail_if_missing) when absent
@@ -24,6 +35,12 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.bootstraptoken im
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import parse_duration
 
 NONCE_SIZE = 12
+KEY_DERIVATION_LABEL = b"kubeboot.cluster upload-certs certificate key v1\0"
+
+
+def derived_certificate_key(sa_key_pem: bytes, owner_uid: str) -> str:
+    """The upload's certificate key (64 hex): HMAC-SHA256(sa.key, label || owner uid)."""
+    return hmac.new(sa_key_pem, KEY_DERIVATION_LABEL + owner_uid.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def secret_key(host_path_base: str, suffix: str) -> str:
@@ -111,22 +128,47 @@ def kubeadm_certs_secret(data: dict, owner_secret: dict) -> dict:
     }
 
 
-def upload_certs(api, cfg, fs, certificate_key: str, now=None) -> dict:
-    """Phase upload-certs: encrypted kubeadm-certs Secret owned by a 2h proxy token."""
+def upload_certs(api, cfg, fs, certificate_key: str = None, now=None) -> dict:
+    """Phase upload-certs: encrypted kubeadm-certs Secret owned by a 2h proxy token. Without a
+    certificate_key the key is derived (see the module docstring). The result carries the key under
+    `certificate_key` (None in check mode when a new upload's key cannot be known yet): the caller
+    takes it out before the result is shown."""
     paths = certs_to_upload(cfg)
     plain = {name: (fs.read_bytes(path) if path else None) for name, path in paths.items()}
-    key = aes_key(certificate_key)
+    derive = not certificate_key
+    sa_pem = _sa_key(cfg, fs) if derive else None
     mark = api.mark()
     live = api.get("Secret", C.KUBEADM_CERTS_SECRET, C.KUBE_SYSTEM)
-    if live is None or not _certs_current(api, live, plain, key, now):
+    if derive:
+        uid = _owner_uid(live)
+        certificate_key = derived_certificate_key(sa_pem, uid) if uid else None
+    if certificate_key is None or live is None or not _certs_current(api, live, plain, aes_key(certificate_key), now):
         proxy = BootstrapToken.from_option(tokens.generate_token(), C.CERT_TOKEN_TTL, usages=(), groups=(),
                                            description=C.CERT_TOKEN_DESCRIPTION)
         owner = api.put(proxy.to_secret(now)).live
         if not (owner.get("metadata") or {}).get("uid") and not api.check_mode:
             owner = api.get("Secret", proxy.secret_name, C.KUBE_SYSTEM)
-        api.put(kubeadm_certs_secret(encrypt_certs(plain, key), owner))
+        if derive:
+            uid = (owner.get("metadata") or {}).get("uid")
+            certificate_key = derived_certificate_key(sa_pem, uid) if uid else None
+        sealing = certificate_key or os.urandom(32).hex()  # check mode: the plan encrypts with a throwaway key
+        api.put(kubeadm_certs_secret(encrypt_certs(plain, aes_key(sealing)), owner))
     api.ensure_all(rbac.kubeadm_certs_rbac())
-    return api.result(mark, secret=C.KUBEADM_CERTS_SECRET, files=sorted(k for k, v in plain.items() if v is not None))
+    return api.result(mark, secret=C.KUBEADM_CERTS_SECRET, files=sorted(k for k, v in plain.items() if v is not None),
+                      certificate_key=certificate_key)
+
+
+def _sa_key(cfg, fs) -> bytes:
+    path = pki.key_path(cfg, C.SA_BASE)
+    data = fs.read_bytes(path)
+    if data is None:
+        raise errors.PKIError(f"{path} does not exist: the certs/sa phase must run before upload-certs")
+    return data
+
+
+def _owner_uid(live) -> str:
+    refs = ((live or {}).get("metadata") or {}).get("ownerReferences") or []
+    return (refs[0].get("uid") or "") if refs else ""
 
 
 def _certs_current(api, live: dict, plain: dict, key: bytes, now) -> bool:

@@ -6,8 +6,15 @@
 Token discovery: read kube-public/cluster-info anonymously without TLS verification,
 verify the detached JWS the bootstrapsigner put there with the token secret, check the
 CA against the pinned public keys, then read cluster-info again over TLS trusting only
-that CA and require the same bytes. Retries only while the data is not there yet
-(bootstrapsigner lag); a wrong signature or pin fails at once.
+the pinned CA certificates and require the same bytes. Retries only while the data is not
+there yet (bootstrapsigner lag); a wrong signature or pin fails at once.
+
+Beyond kubeadm: a CA bundle in cluster-info is trusted only for its pinned certificates
+(anyone who knows the token can sign a bundle holding the real CA and their own); the
+others are dropped with a warning and never reach ca.crt or bootstrap-kubelet.conf. A
+discovery file may carry a bootstrap token or a node identity, never other credentials (an
+admin.conf would become the kubelet's bootstrap identity). `discovery_timeout` bounds the
+whole discovery: every exchange shares its deadline (apiclient.deadline_guard).
 """
 from __future__ import annotations
 
@@ -24,6 +31,8 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import Dis
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
 DISCOVERY_RETRY_INTERVAL = 5.0
+MAX_DISCOVERY_FILE_BYTES = 1024 * 1024  # a kubeconfig; anything bigger is not one
+LAST_EXCHANGE_GRACE = 2.0  # the attempt made when discovery_timeout is reached may take this long
 
 
 def load_ca_bundle(pem, source: str):
@@ -83,8 +92,8 @@ def parse_cluster_info(text: str, source: str = "cluster-info") -> tuple:
 _CLUSTER_INFO_PATH = f"/api/v1/namespaces/{C.KUBE_PUBLIC}/configmaps/{C.CLUSTER_INFO_CM}"
 
 
-def _client(server: str, **kwargs):
-    return apiclient.Client(server, timeout=10.0, retry_timeout=0, **kwargs)
+def _client(server: str, deadline: float, **kwargs):
+    return apiclient.Client(server, timeout=10.0, retry_timeout=0, deadline=deadline, **kwargs)
 
 
 def _fetch_cluster_info(client) -> dict:
@@ -105,7 +114,8 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
         raise DiscoveryError("token discovery: no CA pin given. Provide " + pubkeypin.NO_PIN_HELP)
     host, port = netutil.split_host_port(endpoint)
     server = netutil.https_url(host, port)
-    insecure = _client(server, insecure=True)
+    deadline = clock() + timeout + LAST_EXCHANGE_GRACE if clock is time.monotonic else None
+    insecure = _client(server, deadline, insecure=True)
     jws_key = C.JWS_KEY_PREFIX + token_id
 
     def signed_cluster_info():
@@ -141,13 +151,20 @@ def token_discovery(endpoint: str, token: str, pins=(), unsafe_skip: bool = Fals
                         f"the cluster CA {pubkeypin.pin(ca_certs[0])} is trusted on the token signature alone")
         return Discovered(server=found_server, ca_pem=ca_pem, method="token", token="",
                           cluster_info=kubeconfig, warnings=warnings)
-    if not pin_set.check(ca_certs):
+    pinned = [cert for cert in ca_certs if pin_set.check(cert)]
+    if not pinned:
         got = ", ".join(pubkeypin.pin(c) for c in ca_certs)
         raise DiscoveryError(
             f"token discovery: CA pin check failed: the CA in cluster-info at {server} has public key "
             f"{got}, which matches none of the pinned hashes ({', '.join(sorted(pin_set.pins))}); "
             "the cluster was not trusted and nothing was written")
-    secure = _client(server, ca_pem=ca_pem)
+    if len(pinned) < len(ca_certs):
+        dropped = ", ".join(pubkeypin.pin(c) for c in ca_certs if c not in pinned)
+        warnings.append(f"token discovery: the cluster-info CA bundle at {server} also holds certificate(s) "
+                        f"{dropped} that match no pinned hash: they are not trusted (only the pinned CA is used "
+                        "for TLS and written to this node); pin them too if they belong to the cluster")
+    ca_pem = b"".join(pkiutil.cert_to_pem(cert) for cert in pinned)
+    secure = _client(server, deadline, ca_pem=ca_pem)
     try:
         second = _fetch_cluster_info(secure).get(C.CLUSTER_INFO_KUBECONFIG_KEY) or ""
     except errors.APIError as exc:
@@ -188,9 +205,12 @@ def _read_discovery_file(location: str, discovery_ca_file=None, timeout: float =
     conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 443, timeout=timeout, context=context)
     try:
         path = parsed.path + ("?" + parsed.query if parsed.query else "")
-        conn.request("GET", path or "/", headers={"User-Agent": "kubeboot"})
-        response = conn.getresponse()
-        body = response.read()
+        with apiclient.deadline_guard(conn, timeout):
+            conn.request("GET", path or "/", headers={"User-Agent": "kubeboot"})
+            response = conn.getresponse()
+            body = apiclient.read_answer(response, MAX_DISCOVERY_FILE_BYTES)
+    except apiclient.AnswerTooLarge as exc:
+        raise DiscoveryError(f"file discovery: {location}: {exc}") from None
     except (OSError, http.client.HTTPException) as exc:
         raise DiscoveryError(f"file discovery: cannot fetch {location} (TLS verified with the host "
                              f"CA bundle{' and ' + discovery_ca_file if discovery_ca_file else ''}): "
@@ -206,7 +226,8 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
                    timeout: float = 300.0, warnings=None) -> Discovered:
     """kubeadm discovery/file: a kubeconfig with server + CA; its credentials, or the token."""
     warnings = warnings if warnings is not None else []
-    text = _read_discovery_file(location, discovery_ca_file)
+    started = time.monotonic()
+    text = _read_discovery_file(location, discovery_ca_file, timeout)
     doc = kubeconfigutil.load(text, f"file discovery: {location}", DiscoveryError)
     if not doc.get("clusters"):
         raise DiscoveryError(f"file discovery: {location} must be a kubeconfig with at least one cluster")
@@ -225,8 +246,9 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
     key = _data_or_file(user, "client-key-data", "client-key", base_dir, location)
     token = user.get("token") or ""
     if not token and user.get("tokenFile"):
-        token = (_data_or_file(user, "", "tokenFile", base_dir, location) or b"").decode().strip()
+        token = (_data_or_file(user, "", "tokenFile", base_dir, location) or b"").decode("utf-8", "replace").strip()
     has_credentials = bool(token or (cert and key))
+    _check_bootstrap_credentials(location, token, cert if cert and key else None)
     if not has_credentials:
         token = tls_bootstrap_token
         if not token:
@@ -238,7 +260,8 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
                         client_key_pem=key if cert and key else None, warnings=warnings)
     # Validate the TLS connection early and refresh from cluster-info when readable (anonymous,
     # or with the file's own credentials), as kubeadm does.
-    probe = apiclient.Client(server, ca_pem=ca_pem, timeout=10.0, retry_timeout=0,
+    deadline = started + timeout + LAST_EXCHANGE_GRACE
+    probe = apiclient.Client(server, ca_pem=ca_pem, timeout=10.0, retry_timeout=0, deadline=deadline,
                              cert_pem=result.client_cert_pem, key_pem=result.client_key_pem,
                              token=token if has_credentials and token else None)
 
@@ -255,7 +278,8 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
                                      f"certificate signed by the CA in {location}: {exc}") from None
             raise
 
-    (data,) = poll.wait_for(read_cluster_info, timeout, DISCOVERY_RETRY_INTERVAL, cap_to_deadline=True,
+    (data,) = poll.wait_for(read_cluster_info, max(0.0, started + timeout - time.monotonic()), DISCOVERY_RETRY_INTERVAL,
+                            cap_to_deadline=True,
                             on_timeout=lambda last: DiscoveryError(
                                 f"file discovery: timed out reaching {server}: {last}"))
     if data and data.get(C.CLUSTER_INFO_KUBECONFIG_KEY):
@@ -273,6 +297,28 @@ def file_discovery(location: str, tls_bootstrap_token: str = "", discovery_ca_fi
                 warnings.append(f"file discovery: the CA in {location} differs from the one in cluster-info; "
                                 f"keeping the CA of {location}")
     return result
+
+
+def _check_bootstrap_credentials(location: str, token: str, cert_pem) -> None:
+    """The credentials of a discovery file become the kubelet's bootstrap identity
+    (bootstrap-kubelet.conf): a bootstrap token or a node's own certificate, nothing else."""
+    if token and not tokens.is_valid_token(token):
+        raise DiscoveryError(
+            f"file discovery: credentials check failed: {location} holds a bearer token that is not a bootstrap "
+            "token ([a-z0-9]{6}.[a-z0-9]{16}); it would be stored in bootstrap-kubelet.conf. Use a discovery file "
+            "without a user (and set tls_bootstrap_token), or one with a bootstrap token")
+    if cert_pem is None:
+        return
+    try:
+        cn, groups = pkiutil.subject_fields(pkiutil.load_certificate(cert_pem, f"{location} client certificate"))
+    except errors.PKIError as exc:
+        raise DiscoveryError(f"file discovery: {exc}") from None
+    if not (cn.startswith(C.NODE_USER_PREFIX) and C.NODES_GROUP in groups):
+        raise DiscoveryError(
+            f"file discovery: credentials check failed: {location} holds a client certificate for {cn!r} (groups "
+            f"{', '.join(groups) or 'none'}), not a node identity ({C.NODE_USER_PREFIX}<name> in {C.NODES_GROUP}); "
+            "cluster-admin or other credentials are never stored in bootstrap-kubelet.conf. Use a discovery file "
+            "without a user (and set tls_bootstrap_token), or one with a bootstrap token")
 
 
 def _data_or_file(section: dict, data_key: str, file_key: str, base_dir: str, location: str):

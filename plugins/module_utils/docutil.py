@@ -7,11 +7,17 @@ text tables Go's text/tabwriter prints (`kubeadm token list`, `kubeadm certs che
 from __future__ import annotations
 
 import copy
+import datetime
 import functools
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, yaml_problem
 
 _MISSING = object()
+# YAML that is read (config files, kubeconfigs, discovery files, documents from the cluster):
+# aliases may share nodes, but the document they expand to stays below this many nodes
+# (575 bytes of nested aliases otherwise expand to gigabytes once a value is copied or dumped).
+MAX_YAML_NODES = 100000
 # Go maps: omitted when empty, and their false values are data (structs stay as {})
 _MAP_KEYS = ("featureGates",)
 
@@ -87,6 +93,174 @@ def omit_empty(value, keep=()):
             continue
         out[key] = item
     return out
+
+
+class YAMLInputError(ValueError):
+    """YAML that cannot be read: a parse error (line and column, never the source line, which
+    may hold a key), aliases that expand past MAX_YAML_NODES, or nesting Python cannot follow."""
+
+
+# libyaml's safe loader where PyYAML has it (Debian's python3-yaml and the PyPI wheels do): a rerun
+# parses every kubeconfig, and the pure-Python parser is about 15x slower on them. Same documents.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
+
+
+def parse_yaml(text, all_documents: bool = False):
+    """The document (or, with all_documents, the list of non-empty documents) of YAML text, with
+    PyYAML's safe loader (libyaml's where there is one). Raises YAMLInputError."""
+    loader = _SAFE_LOADER(text)
+    docs = []
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            _check_expansion(node)
+            docs.append(loader.construct_document(node))
+            if not all_documents:
+                break
+    except yaml.YAMLError as exc:
+        raise YAMLInputError(yaml_problem(exc)) from None
+    except RecursionError:
+        raise YAMLInputError("nested too deeply") from None
+    finally:
+        loader.dispose()
+    if all_documents:
+        return [doc for doc in docs if doc is not None]
+    return docs[0] if docs else None
+
+
+def _check_expansion(root) -> None:
+    """Refuse a node graph whose aliases expand to more than MAX_YAML_NODES nodes (or loop)."""
+    sizes = {}
+    stack = [(root, False)]
+    active = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            active.discard(key)
+            total = 1 + sum(sizes[id(child)] for child in _children(node))
+            if total > MAX_YAML_NODES:
+                raise YAMLInputError(f"its aliases expand to more than {MAX_YAML_NODES} nodes")
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise YAMLInputError("a recursive alias (an anchor used inside itself)")
+        active.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+# --- typed decoding (what Go's strict json decoding into kubeadm's and the components' types does) ---
+
+class Kind_:
+    """A scalar type of a schema: the Python types accepted and how to say what is allowed."""
+
+    def __init__(self, accepts: tuple, allowed: str, secret: bool = False):
+        self.accepts = accepts
+        self.allowed = allowed
+        self.secret = secret
+
+    def accepted(self, value) -> bool:
+        if isinstance(value, bool):
+            return bool in self.accepts
+        return isinstance(value, self.accepts)
+
+
+STRING = Kind_((str,), "a string")
+BOOL = Kind_((bool,), "true or false")
+INT = Kind_((int,), "an integer")
+NUMBER = Kind_((int, float), "a number")
+DURATION = Kind_((str, int, float), "a duration such as 1m30s")
+SCALAR = Kind_((str, int, float, bool), "a string")
+QUANTITY = Kind_((str, int, float), "a quantity such as 100Mi")
+TIMESTAMP = Kind_((str, datetime.datetime), "an RFC 3339 time such as 2030-01-01T00:00:00Z")
+SECRET = Kind_((str,), "a string", secret=True)
+ANY = Kind_((object,), "anything")
+_PYTHON = {str: STRING, bool: BOOL, int: INT, float: NUMBER}
+
+
+class Hinted:
+    """A schema whose type error says `allowed` (e.g. that a map is the v1beta3 form of a list)."""
+
+    def __init__(self, schema, allowed: str):
+        self.schema = schema
+        self.allowed = allowed
+
+
+def decode_typed(schema, doc, where: str, warnings: list, path: str = ""):
+    """`doc` checked against `schema` (a mapping of field -> type, `[type]` for a list, `{"*": type}`
+    for a map, a Kind_ or str/bool/int/float for scalars), as Go decodes JSON into a struct: a value
+    of the wrong type is a ConfigError naming its path; null means unset (dropped); unknown fields
+    are dropped with one warning (`where` says which document). Returns the cleaned document."""
+    unknown: list = []
+    out = _decode(schema, doc, path, where, unknown)
+    if unknown:
+        warnings.append(f"{where}: unknown field(s) {', '.join(unknown)} ignored")
+    return out
+
+
+def _decode(schema, value, path: str, where: str, unknown: list):
+    if isinstance(schema, Hinted):
+        try:
+            return _decode(schema.schema, value, path, where, unknown)
+        except ConfigError as exc:
+            if exc.field != (path or "document"):
+                raise
+            _type_error(schema.schema, value, path, where, schema.allowed)
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            _type_error(schema, value, path, where, "a mapping")
+        if "*" in schema:
+            return {str(k): _decode(schema["*"], v, _join(path, k), where, unknown)
+                    for k, v in value.items() if v is not None}
+        out = {}
+        for key, item in value.items():
+            if key not in schema:
+                unknown.append(_join(path, key))
+            elif item is not None:
+                out[key] = _decode(schema[key], item, _join(path, key), where, unknown)
+        return out
+    if isinstance(schema, list):
+        if not isinstance(value, list):
+            _type_error(schema, value, path, where, "a list")
+        return [_decode(schema[0], item, f"{path}.{index}", where, unknown) for index, item in enumerate(value)]
+    kind = _PYTHON.get(schema, schema)
+    if not kind.accepted(value):
+        _type_error(kind, value, path, where, kind.allowed)
+    return value
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _holds_secret(schema) -> bool:
+    if isinstance(schema, Hinted):
+        return _holds_secret(schema.schema)
+    if isinstance(schema, Kind_):
+        return schema.secret
+    if isinstance(schema, dict):
+        return any(_holds_secret(s) for s in schema.values())
+    if isinstance(schema, list):
+        return _holds_secret(schema[0])
+    return False
+
+
+def _type_error(schema, value, path: str, where: str, allowed: str):
+    # a value where a secret (or a section holding one) belongs is never repeated
+    shown = HIDDEN if _holds_secret(schema) else value if isinstance(value, (str, int, float, bool)) \
+        else f"<{type(value).__name__}>"
+    raise ConfigError(path or "document", shown, f"{allowed} ({where})")
 
 
 @functools.lru_cache(maxsize=1)

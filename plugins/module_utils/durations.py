@@ -4,6 +4,7 @@
 """Go time.Duration strings ("24h0m0s", "90m", "1.5h", "0") as kubeadm reads and writes them."""
 from __future__ import annotations
 
+import math
 import re
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -11,6 +12,9 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import Inv
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 ALLOWED = "a Go duration such as 24h0m0s, 90m, 1h30m or 0"
+# Go's time.Duration is an int64 of nanoseconds: ParseDuration refuses anything longer.
+MAX_SECONDS = (2 ** 63 - 1) / 1e9
+TOO_LONG = " (at most 2562047h47m16s, the longest Go duration)"
 
 
 def parse_duration(value, field: str = "duration") -> float:
@@ -18,8 +22,10 @@ def parse_duration(value, field: str = "duration") -> float:
     if isinstance(value, bool):
         raise InvalidValue(field, value, ALLOWED)
     if isinstance(value, (int, float)):
-        if value < 0:
+        if math.isnan(value) or value < 0:
             raise InvalidValue(field, value, ALLOWED + " (not negative)")
+        if value > MAX_SECONDS:
+            raise InvalidValue(field, value, ALLOWED + TOO_LONG)
         return float(value)
     if not isinstance(value, str):
         raise InvalidValue(field, value, ALLOWED)
@@ -41,6 +47,8 @@ def parse_duration(value, field: str = "duration") -> float:
         raise InvalidValue(field, value, ALLOWED)
     if sign < 0:
         raise InvalidValue(field, value, ALLOWED + " (not negative)")
+    if total > MAX_SECONDS:
+        raise InvalidValue(field, value, ALLOWED + TOO_LONG)
     return total
 
 

@@ -9,14 +9,25 @@ class KubebootError(Exception):
     """Base class; str() is the one-line message a module returns."""
 
 
+ECHO_LIMIT = 120  # characters of a bad value repeated in a message (inputs can be megabytes)
+
+
+def echo(value) -> str:
+    """repr(value) for a message, cut to ECHO_LIMIT characters (saying how long it was)."""
+    text = repr(value)
+    if len(text) <= ECHO_LIMIT:
+        return text
+    return f"{text[:ECHO_LIMIT]}... ({len(text)} characters)"
+
+
 class InvalidValue(KubebootError):
-    """Bad user input: names the field, the value and what is allowed."""
+    """Bad user input: names the field, the value (cut to ECHO_LIMIT) and what is allowed."""
 
     def __init__(self, field: str, value, allowed: str):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}: invalid value {value!r}: {allowed}")
+        super().__init__(f"{field}: invalid value {echo(value)}: {allowed}")
 
 
 class ConfigError(InvalidValue):

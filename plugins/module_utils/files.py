@@ -9,24 +9,47 @@ and mode with what is on disk, writes only on a difference (temp file + fsync
 change (path + a diff entry that never carries secret content) in a
 `changes.ChangeLog` it may share with the API twin, `apiwriter.ApiWriter`.
 
-This is the only module that opens files. `NODE` is the machine the module runs on
+Files that belong together (a certificate and its key) are written with `write_together`:
+every temp file is complete and fsynced before the first rename, so a run killed between two
+renames leaves the missing partner complete in its temp file (`HostFS.interrupted`), from
+which the rerun completes the pair. The Writer's temp files carry `TEMP_MARK`; the first
+write into a directory removes the ones an interrupted run left there.
+
+This is the only module that opens files. Reads take regular files only (a FIFO or a device
+would block or never end) up to `MAX_READ_BYTES`. `NODE` is the machine the module runs on
 without the rootfs prefix: kernel interfaces (/proc) and the paths a user hands in
 (`config:`, `discovery_file:`, `discovery_ca_file:`) are read through it.
-`PrivateDir` holds key material that an API (ssl) only takes as a file.
+`PrivateDir` holds key material that an API (ssl) only takes as a file. `RootfsLock` is the
+lock a run takes on the tree it builds, `check_writable` the check before its first write.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import posixpath
 import shutil
 import stat
 import tempfile
+import time
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import poll
 from ansible_collections.kubeboot.cluster.plugins.module_utils.changes import ChangeLog
-from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError, TimeoutError_
 
 SECRET_PLACEHOLDER = "<secret: content not shown>\n"
+TEMP_MARK = ".kubeboot-tmp-"        # in the name of every temp file the Writer creates
+MAX_READ_BYTES = 16 * 1024 * 1024   # nothing kubeadm reads or writes comes near this
+LOCK_TIMEOUT = 900.0                # how long a run waits for another one on the same tree
 REMOVED = ("<removed>", None)  # check mode: a path a Writer would remove (PendingView answers "absent")
+
+
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 class HostFS:
@@ -85,25 +108,54 @@ class HostFS:
     def isdir(self, host_path: str) -> bool:
         return os.path.isdir(self.resolve(host_path))
 
-    def read_bytes(self, host_path: str):
-        """File content, or None when absent."""
+    def read_bytes(self, host_path: str, max_bytes: int = MAX_READ_BYTES):
+        """Content of a regular file, or None when absent. A FIFO, device or directory is a
+        FileError (opened without blocking, never read), and so is a file over max_bytes."""
         try:
-            with open(self.resolve(host_path), "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
+            fd = os.open(self.resolve(host_path), os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+        try:
+            kind = os.fstat(fd).st_mode
+            if not stat.S_ISREG(kind):
+                raise FileError(f"cannot read {host_path}: it is {_kind(kind)}, not a regular file")
+            chunks, size = [], 0
+            while size <= max_bytes:
+                chunk = os.read(fd, min(1 << 20, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+        if size > max_bytes:
+            raise FileError(f"cannot read {host_path}: larger than {max_bytes} bytes")
+        return b"".join(chunks)
+
+    def read_text(self, host_path: str):
+        data = self.read_bytes(host_path)
+        if data is None:
+            return None
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise FileError(f"cannot read {host_path}: not UTF-8 text") from None
+
+    def _stat(self, host_path: str):
+        try:
+            return os.stat(self.resolve(host_path))
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
             raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
 
-    def read_text(self, host_path: str):
-        data = self.read_bytes(host_path)
-        return None if data is None else data.decode("utf-8")
-
     def mode(self, host_path: str):
-        try:
-            return stat.S_IMODE(os.stat(self.resolve(host_path)).st_mode)
-        except FileNotFoundError:
-            return None
+        info = self._stat(host_path)
+        return None if info is None else stat.S_IMODE(info.st_mode)
 
     def chunks(self, host_path: str, size: int = 1 << 20):
         """The content of a (possibly large) file, piece by piece."""
@@ -123,10 +175,37 @@ class HostFS:
             raise FileError(f"cannot list {host_path}: {exc.strerror}") from None
 
     def mtime_ns(self, host_path: str):
+        info = self._stat(host_path)
+        return None if info is None else info.st_mtime_ns
+
+    def interrupted(self, host_path: str) -> list:
+        """Contents of the Writer's temp files for host_path that an interrupted run left behind,
+        newest first (complete when the run was killed between fsync and rename; the caller
+        checks that a content is what it expects)."""
+        real = self.path(host_path)
+        directory, base = os.path.split(real)
+        prefix = "." + base + TEMP_MARK
         try:
-            return os.stat(self.resolve(host_path)).st_mtime_ns
-        except FileNotFoundError:
-            return None
+            names = [n for n in os.listdir(directory) if n.startswith(prefix)]
+        except OSError:
+            return []
+        found = []
+        for name in names:
+            path = os.path.join(directory, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found.append((info.st_mtime_ns, path))
+        contents = []
+        for _mtime, path in sorted(found, reverse=True):
+            try:
+                with open(path, "rb") as handle:
+                    contents.append(handle.read(MAX_READ_BYTES))
+            except OSError:
+                continue
+        return contents
 
 
 NODE = HostFS("/")
@@ -216,27 +295,58 @@ class PendingView(HostFS):
         return sorted(names)
 
 
+def _new_temp(real_path: str, mode: int) -> tuple:
+    """(fd, path) of a new temp file beside real_path with its mode; its name carries TEMP_MARK, so
+    one an interrupted run left is found (HostFS.interrupted) and swept."""
+    directory = os.path.dirname(real_path) or "."
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + TEMP_MARK)
+    try:
+        os.fchmod(fd, mode)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    return fd, tmp
+
+
+def _stage(real_path: str, data: bytes, mode: int) -> str:
+    """A complete, fsynced temp file beside real_path holding data (its path is returned)."""
+    fd, tmp = _new_temp(real_path, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
 @contextlib.contextmanager
 def atomic_stream(real_path: str, mode: int):
     """A file written piece by piece (a snapshot too large for memory too) that appears complete or not
     at all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
     directory = os.path.dirname(real_path) or "."
     os.makedirs(directory, mode=0o755, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
+    fd, tmp = _new_temp(real_path, mode)
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, real_path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
     _fsync_dir(directory)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def atomic_write(real_path: str, data: bytes, mode: int) -> None:
@@ -284,6 +394,7 @@ class Writer:
         self.check_mode = check_mode
         self.log = log if log is not None else ChangeLog()
         self.pending: dict = {}  # check mode: host path -> bytes that would have been written
+        self._swept: set = set()  # directories cleaned of interrupted runs' temp files
 
     @property
     def changed_paths(self) -> list:
@@ -304,49 +415,118 @@ class Writer:
         if os.path.lexists(real):
             raise FileError(f"{host_path} exists and is not a directory")
         if not self.check_mode:
-            os.makedirs(real, mode=mode, exist_ok=True)
-            os.chmod(real, mode)
+            try:
+                os.makedirs(real, mode=mode, exist_ok=True)
+                os.chmod(real, mode)
+            except OSError as exc:
+                raise FileError(f"cannot create directory {host_path}: {exc.strerror}") from None
         self.changed_paths.append(host_path)
         return True
 
     def write(self, host_path: str, data, mode: int, secret: bool = False) -> bool:
         """Write bytes/str when content or mode differ. Returns True if changed."""
-        if isinstance(data, str):
-            data = data.encode("utf-8")
-        before = self.fs.read_bytes(host_path)
-        current_mode = self.fs.mode(host_path)
-        if before == data and current_mode == mode:
-            return False
-        self._record_diff(host_path, before, data, secret)
-        self.changed_paths.append(host_path)
-        if self.check_mode:
-            self.pending[host_path] = (data, mode)
-            return True
+        return self.write_together([(host_path, data, mode, secret)])[0]
+
+    def write_together(self, items) -> list:
+        """Write files that belong together ([(host_path, data, mode, secret)], e.g. a key and its
+        certificate): every changed one is staged in a complete, fsynced temp file before the
+        first rename, then renamed in the given order. Returns one changed flag per item."""
+        flags, todo = [], []
+        for host_path, data, mode, secret in items:
+            self._sweep(host_path)
+            data = data.encode("utf-8") if isinstance(data, str) else data
+            before = self.fs.read_bytes(host_path)
+            if before == data and self.fs.mode(host_path) == mode:
+                flags.append(False)
+                continue
+            flags.append(True)
+            self._record_diff(host_path, before, data, secret)
+            self.changed_paths.append(host_path)
+            if self.check_mode:
+                self.pending[host_path] = (data, mode)
+            else:
+                todo.append((host_path, data, mode, before == data))
+        if todo:
+            self._apply(todo)
+        return flags
+
+    def _apply(self, todo: list) -> None:
+        reals = [self._parent_ready(host_path) for host_path, _data, _mode, _same in todo]
+        staged = []  # (temp path or None for a mode change, real path, mode), in rename order
+        current = todo[0][0]
+        try:
+            for (host_path, data, mode, same), real in zip(todo, reals):
+                current = host_path
+                staged.append((None if same else _stage(real, data, mode), real, mode))
+            for (host_path, _data, _mode, _same), (tmp, real, mode) in zip(todo, list(staged)):
+                current = host_path
+                if tmp is None:
+                    os.chmod(self.fs.resolve(host_path), mode)
+                else:
+                    os.replace(tmp, real)
+                staged.pop(0)
+        except OSError as exc:
+            for tmp, _real, _mode in staged:
+                if tmp is not None:
+                    _unlink_quietly(tmp)
+            raise FileError(f"cannot write {current}: {exc.strerror}") from None
+        for directory in sorted({os.path.dirname(real) for real in reals}):
+            _fsync_dir(directory)
+
+    def _parent_ready(self, host_path: str) -> str:
+        """The real path of host_path, its directory created; FileError naming the host path."""
         real = self.fs.path(host_path)
         parent = os.path.dirname(real)
         if not os.path.isdir(parent):
-            os.makedirs(parent, mode=0o755, exist_ok=True)
+            try:
+                os.makedirs(parent, mode=0o755, exist_ok=True)
+            except OSError as exc:
+                raise FileError(f"cannot create directory {posixpath.dirname(host_path)} for {host_path}: "
+                                f"{exc.strerror}") from None
+        return real
+
+    def _sweep(self, host_path: str) -> None:
+        """Remove (once per run and directory) the temp files interrupted runs left beside host_path."""
+        host_dir = posixpath.dirname(host_path)
+        real_dir = os.path.dirname(self.fs.path(host_path))
+        if real_dir in self._swept:
+            return
+        self._swept.add(real_dir)
         try:
-            if before == data:
-                os.chmod(self.fs.resolve(host_path), mode)
-            else:
-                atomic_write(real, data, mode)
-        except OSError as exc:
-            raise FileError(f"cannot write {host_path}: {exc.strerror}") from None
-        return True
+            names = sorted(os.listdir(real_dir))
+        except OSError:
+            return
+        for name in names:
+            if not (name.startswith(".") and TEMP_MARK in name):
+                continue
+            real = os.path.join(real_dir, name)
+            if os.path.islink(real) or not os.path.isfile(real):
+                continue
+            self.changed_paths.append(posixpath.join(host_dir, name))
+            self.log.note(f"removed {posixpath.join(host_dir, name)}, left by an interrupted run")
+            if not self.check_mode:
+                try:
+                    os.unlink(real)
+                except OSError as exc:
+                    raise FileError(f"cannot remove {posixpath.join(host_dir, name)}: {exc.strerror}") from None
 
     def symlink(self, host_path: str, target: str) -> bool:
         real = self.fs.path(host_path)
         if os.path.islink(real) and os.readlink(real) == target:
             return False
+        self._sweep(host_path)
         self.changed_paths.append(host_path)
         if self.check_mode:
             return True
-        tmp = real + ".tmp-link"
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-        os.symlink(target, tmp)
-        os.replace(tmp, real)
+        real = self._parent_ready(host_path)
+        tmp = os.path.join(os.path.dirname(real), "." + os.path.basename(real) + TEMP_MARK + "link")
+        try:
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
+            os.symlink(target, tmp)
+            os.replace(tmp, real)
+        except OSError as exc:
+            raise FileError(f"cannot write {host_path}: {exc.strerror}") from None
         return True
 
     def remove(self, host_path: str, secret: bool = True) -> bool:
@@ -396,6 +576,72 @@ def _removed_text(real: str, secret: bool) -> str:
             return _text(handle.read())
     except OSError:
         return "<unreadable>\n"
+
+
+# --- before the first write ---------------------------------------------------------------------
+
+def check_writable(fs: HostFS, host_dirs) -> None:
+    """Every directory a run will write into exists as a directory or can be created, on a writable
+    file system. FileError names the host path, before anything is written."""
+    for host_dir in host_dirs:
+        probe = host_dir
+        real = fs.resolve(probe)
+        while not os.path.lexists(real) and probe != "/":
+            probe = posixpath.dirname(probe)
+            real = fs.resolve(probe)
+        while not os.path.lexists(real):  # the rootfs itself does not exist yet
+            real = os.path.dirname(real)
+        if not os.path.isdir(real):
+            where = "" if probe == host_dir else f" (needed for {host_dir})"
+            raise FileError(f"{probe} exists and is not a directory{where}")
+        if os.statvfs(real).f_flag & os.ST_RDONLY:
+            raise FileError(f"cannot write {host_dir}: {probe} is on a read-only file system")
+        if not os.access(real, os.W_OK | os.X_OK):
+            raise FileError(f"cannot write {host_dir}: no write permission on {probe}")
+
+
+class RootfsLock:
+    """An exclusive lock on the tree a run builds: flock on the rootfs directory itself, so nothing
+    is created in the tree and the lock dies with the process. kubeadm_init, kubeadm_join and
+    kubeadm_token take it; reset and upgrade take it the same way (`with RootfsLock(rootfs):`)."""
+
+    def __init__(self, rootfs: str = "/", timeout: float = LOCK_TIMEOUT, create: bool = True,
+                 sleep=time.sleep):
+        self.rootfs = os.path.abspath(rootfs or "/")
+        self.timeout = timeout
+        self.create = create
+        self.sleep = sleep
+        self.fd = None
+
+    def __enter__(self) -> "RootfsLock":
+        if not os.path.isdir(self.rootfs):
+            if not self.create:
+                return self  # check mode on a tree that does not exist: nothing to read or keep
+            try:
+                os.makedirs(self.rootfs, exist_ok=True)
+            except OSError as exc:
+                raise FileError(f"cannot create rootfs {self.rootfs}: {exc.strerror}") from None
+        self.fd = os.open(self.rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+        def locked():
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return True
+            except BlockingIOError:
+                raise poll.NotYet("held by another run") from None
+
+        def timed_out(_last):
+            self.__exit__()
+            return TimeoutError_(f"another kubeboot run holds the lock on {self.rootfs}: waited "
+                                 f"{self.timeout:g}s for it to finish")
+        poll.wait_for(locked, self.timeout, 0.2, backoff=1.5, max_interval=2.0, retry_on=(),
+                      on_timeout=timed_out, cap_to_deadline=True, sleep=self.sleep)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the flock
+            self.fd = None
 
 
 def _text(data) -> str:

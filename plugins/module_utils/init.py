@@ -11,6 +11,7 @@ only translates parameters in and this result out.
 """
 from __future__ import annotations
 
+import posixpath
 import tempfile
 from dataclasses import dataclass
 
@@ -20,13 +21,14 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     addondns, addonproxy, bootstraptoken, copycerts, initsystem, kubeconfig, kubelet, manifests, markcontrolplane,
     phases, pki,
     preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 
 @dataclass
 class InitContext(phases.PhaseContext):
-    certificate_key: str = ""
+    certificate_key: str = ""      # given, or the upload's (derived) key once upload-certs ran
+    upload_certs: bool = False
     cluster_admins_done: bool = False
 
 
@@ -38,11 +40,23 @@ def _preflight(ctx: InitContext, _subs) -> None:
 
 
 def _certs(ctx: InitContext, subs) -> None:
-    ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=subs)
+    ctx.report.certificates = ctx.surface(pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=subs))
 
 
 def _kubeconfig(ctx: InitContext, subs) -> None:
-    ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=subs)
+    ctx.report.kubeconfigs = ctx.surface(kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=subs))
+
+
+def _same_cluster(ctx: InitContext) -> None:
+    kubeconfig.check_cluster_ca(ctx.cfg, ctx.fs)
+
+
+def _pki_dirs(cfg) -> list:
+    return [pki.subdir(cfg)] + ([pki.subdir(cfg, C.ETCD_PKI_SUBDIR)] if cfg.local_etcd else [])
+
+
+def _kubelet_dirs(_cfg) -> list:
+    return [C.KUBELET_DIR, posixpath.dirname(C.KUBELET_DROPIN_FILE)]
 
 
 def _etcd(ctx: InitContext, _subs) -> None:
@@ -81,8 +95,13 @@ def _upload_kubelet_config(ctx: InitContext, _subs) -> None:
 
 
 def _upload_certs(ctx: InitContext, _subs) -> None:
-    if ctx.certificate_key:  # opt-in, like kubeadm's --upload-certs
-        ctx.api_result(copycerts.upload_certs(ctx.api, ctx.cfg, ctx.fs, ctx.certificate_key))
+    if ctx.upload_certs:  # opt-in, like kubeadm's --upload-certs
+        result = copycerts.upload_certs(ctx.api, ctx.cfg, ctx.fs, ctx.certificate_key or None)
+        ctx.certificate_key = result.pop("certificate_key") or ""  # no_log: never in the phase result
+        if not ctx.certificate_key:
+            ctx.log.note("upload-certs: the certificate key of a new upload is derived from the uid the API server "
+                         "gives its owner token: it is known after the real run")
+        ctx.api_result(result)
 
 
 def _mark_control_plane(ctx: InitContext, _subs) -> None:
@@ -125,18 +144,21 @@ def _ensure_cluster_admins(ctx: InitContext) -> None:
 
 PHASES = (
     Phase("preflight", _preflight),
-    Phase("certs", _certs, pki.PHASES),
-    Phase("kubeconfig", _kubeconfig, kubeconfig.PHASES),
-    Phase("etcd", _etcd, (manifests.ETCD_PHASE,)),
-    Phase("control-plane", _control_plane, tuple(manifests.CONTROL_PLANE_PHASES)),
-    Phase("kubelet-start", _kubelet_start),
+    Phase("certs", _certs, pki.PHASES, writes=_pki_dirs, check=_same_cluster),
+    Phase("kubeconfig", _kubeconfig, kubeconfig.PHASES, writes=lambda _cfg: [C.KUBERNETES_DIR],
+          check=_same_cluster),
+    Phase("etcd", _etcd, (manifests.ETCD_PHASE,), writes=lambda _cfg: [C.MANIFESTS_DIR]),
+    Phase("control-plane", _control_plane, tuple(manifests.CONTROL_PLANE_PHASES),
+          writes=lambda _cfg: [C.MANIFESTS_DIR]),
+    Phase("kubelet-start", _kubelet_start, writes=_kubelet_dirs),
     Phase("wait-control-plane", _wait_control_plane, needs_api=True),
     Phase("upload-config", children=(Phase("kubeadm", _upload_kubeadm_config, needs_api=True),
                                      Phase("kubelet", _upload_kubelet_config, needs_api=True))),
     Phase("upload-certs", _upload_certs, needs_api=True),
     Phase("mark-control-plane", _mark_control_plane, needs_api=True),
     Phase("bootstrap-token", _bootstrap_token, needs_api=True),
-    Phase("kubelet-finalize", children=(Phase("enable-client-cert-rotation", _kubelet_finalize),)),
+    Phase("kubelet-finalize", children=(Phase("enable-client-cert-rotation", _kubelet_finalize,
+                                              writes=lambda _cfg: [C.KUBERNETES_DIR]),)),
     Phase("addon", children=(Phase("coredns", _coredns, needs_api=True),
                              Phase("kube-proxy", _kube_proxy, needs_api=True))),
     Phase("show-join-command", _show_join_command),
@@ -155,17 +177,13 @@ def run_init(params: dict, check_mode: bool = False) -> dict:
     ctx = InitContext(cfg=cfg, fs=writer.view(), writer=writer, check_mode=check_mode,
                       plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF),
                       plan_kubeconfig=C.kubeconfig_path(C.SUPER_ADMIN_CONF),
-                      certificate_key=_certificate_key(cfg, params))
+                      certificate_key=cfg.init.get("certificateKey") or "",
+                      upload_certs=bool(params.get("upload_certs")))
     ctx.warnings.extend(cfg.warnings)
-    phase_report = phases.run(selection, ctx)
-    return _result(ctx, phase_report, params, dry_run_dir)
-
-
-def _certificate_key(cfg, params: dict) -> str:
-    """The key for upload-certs: the given one, or a new one (returned no_log)."""
-    if not params.get("upload_certs"):
-        return ""
-    return cfg.init.get("certificateKey") or tokens.generate_certificate_key()
+    # one run at a time on a tree (two inits at once would each create a CA: a split-brain PKI)
+    with RootfsLock(params.get("rootfs") or "/", create=not check_mode):
+        phase_report = phases.run(selection, ctx)
+        return _result(ctx, phase_report, params, dry_run_dir)
 
 
 def _planned_only(ctx: InitContext, token: str) -> bool:
@@ -185,7 +203,7 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
                   control_plane_endpoint=endpoint, ca_cert_hash=ca_hash)
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
-    if ctx.certificate_key:
+    if ctx.certificate_key and ctx.upload_certs:
         result["certificate_key"] = ctx.certificate_key
     if report.show_join_command and report.token and ca_hash and not params.get("skip_token_print") \
             and not _planned_only(ctx, report.token):
@@ -193,4 +211,6 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
         # The same facts, structured, for roles that call kubeadm_join.
         result["join"] = {"api_server_endpoint": endpoint[len("https://"):],
                           "token": report.token, "discovery_token_ca_cert_hash": [ca_hash]}
+        if params.get("token"):  # a given token is a no_log input: returned here on purpose (the join facts)
+            result["_returned_secrets"] = [report.token]
     return result

@@ -12,18 +12,18 @@ The module (plugins/modules/kubeadm_join.py) only translates parameters in and t
 """
 from __future__ import annotations
 
+import posixpath
 import tempfile
 from dataclasses import dataclass
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, copycerts, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki, preflight, staticpod, tlsbootstrap, waitcontrolplane)
+    apiclient, copycerts, docutil, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests,
+    markcontrolplane, phases, pki, preflight, staticpod, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 
@@ -75,6 +75,12 @@ def prepare(ctx: JoinContext, sleep=None) -> None:
     ctx.kubelet_config_text = (cm.get("data") or {}).get(C.KUBELET_CONFIG_KEY, "")
     if not ctx.kubelet_config_text:
         raise errors.DiscoveryError(f"{what} has no '{C.KUBELET_CONFIG_KEY}' key")
+    try:
+        kubelet_doc = docutil.parse_yaml(ctx.kubelet_config_text)
+    except docutil.YAMLInputError as exc:
+        raise errors.DiscoveryError(f"{what}: the '{C.KUBELET_CONFIG_KEY}' key is not valid YAML ({exc})") from None
+    if not isinstance(kubelet_doc, dict):
+        raise errors.DiscoveryError(f"{what}: the '{C.KUBELET_CONFIG_KEY}' key is not a KubeletConfiguration")
     ctx.already_joined = tlsbootstrap.existing_kubelet_identity(ctx.fs, ctx.discovered.ca_pem) is not None
 
 
@@ -122,12 +128,13 @@ def _download_certs(ctx: JoinContext, _subs) -> None:
 def _certs(ctx: JoinContext, _subs) -> None:
     if ctx.cfg.control_plane:  # this node's own leaves; the shared CAs and SA key come from download-certs
         only = [name for name in pki.selected_phases(ctx.cfg) if name not in pki.SHARED]
-        ctx.report.certificates = pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only)
+        ctx.report.certificates = ctx.surface(pki.ensure_certificates(ctx.cfg, ctx.fs, ctx.writer, only=only))
 
 
 def _kubeconfig(ctx: JoinContext, _subs) -> None:
     if ctx.cfg.control_plane:
-        ctx.report.kubeconfigs = kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer, only=kubeconfig.JOIN_PHASES)
+        ctx.report.kubeconfigs = ctx.surface(kubeconfig.ensure_kubeconfigs(ctx.cfg, ctx.fs, ctx.writer,
+                                                                           only=kubeconfig.JOIN_PHASES))
 
 
 def _control_plane(ctx: JoinContext, _subs) -> None:
@@ -159,6 +166,8 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
     if instance is not None:
         files_result.append({"path": C.KUBELET_INSTANCE_CONFIG_FILE, "changed": writer.write(
             C.KUBELET_INSTANCE_CONFIG_FILE, instance, C.MODE_KUBELET_FILE)})
+    else:
+        files_result += kubelet.remove_stale_instance_config(writer)
     files_result.append({"path": C.KUBELET_CONFIG_FILE, "changed": writer.write(
         C.KUBELET_CONFIG_FILE, _node_kubelet_config(ctx, instance is not None), C.MODE_KUBELET_FILE)})
     env = kubelet.flags_env(cfg, register_taints=not cfg.control_plane)
@@ -204,7 +213,7 @@ def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
     text = ctx.kubelet_config_text
     if not instance:
         return text
-    doc = yaml.safe_load(text) or {}
+    doc = docutil.parse_yaml(text) or {}
     doc["containerRuntimeEndpoint"] = kubelet.cri_socket(ctx.cfg)
     return to_yaml(doc)
 
@@ -339,13 +348,30 @@ def etcd_join(ctx: JoinContext) -> None:
     ctx.report.etcd = result
 
 
+def _control_plane_dirs(*dirs):
+    """The directories a control-plane-only phase writes (a worker's cfg: none)."""
+    def writes(cfg) -> list:
+        return [d(cfg) if callable(d) else d for d in dirs] if cfg.control_plane else []
+    return writes
+
+
+def _kubelet_start_dirs(cfg) -> list:
+    return [C.KUBELET_DIR, C.KUBERNETES_DIR, posixpath.dirname(_ca_path(cfg)),
+            posixpath.dirname(C.KUBELET_DROPIN_FILE)]
+
+
+_PKI_DIRS = (pki.subdir, lambda cfg: pki.subdir(cfg, C.ETCD_PKI_SUBDIR))
+
 PHASES = (
     Phase("preflight", _preflight),
-    Phase("control-plane-prepare", children=(Phase("download-certs", _download_certs), Phase("certs", _certs),
-                                             Phase("kubeconfig", _kubeconfig),
-                                             Phase("control-plane", _control_plane))),
-    Phase("kubelet-start", _kubelet_start),
-    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True),
+    Phase("control-plane-prepare", children=(
+        Phase("download-certs", _download_certs, writes=_control_plane_dirs(*_PKI_DIRS)),
+        Phase("certs", _certs, writes=_control_plane_dirs(*_PKI_DIRS)),
+        Phase("kubeconfig", _kubeconfig, writes=_control_plane_dirs(C.KUBERNETES_DIR)),
+        Phase("control-plane", _control_plane, writes=_control_plane_dirs(C.MANIFESTS_DIR)))),
+    Phase("kubelet-start", _kubelet_start, writes=_kubelet_start_dirs),
+    Phase("control-plane-join", children=(Phase("etcd", _etcd, needs_api=True,
+                                                writes=_control_plane_dirs(C.MANIFESTS_DIR)),
                                           Phase("mark-control-plane", _mark_control_plane, needs_api=True))),
     Phase("wait-control-plane", _wait_control_plane),
 )
@@ -362,10 +388,11 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     ctx = JoinContext(cfg=cfg, fs=HostFS(rootfs), writer=writer, check_mode=check_mode,
                       plan_only=check_mode or bool(dry_run_dir), admin_kubeconfig=C.kubeconfig_path(C.ADMIN_CONF))
     ctx.warnings.extend(cfg.warnings)
-    prepare(ctx, sleep=sleep)
-    ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
-    phase_report = phases.run(selection, ctx)
-    return _result(ctx, phase_report, dry_run_dir)
+    with RootfsLock(rootfs, create=not check_mode):  # one run at a time on a tree
+        prepare(ctx, sleep=sleep)
+        ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
+        phase_report = phases.run(selection, ctx)
+        return _result(ctx, phase_report, dry_run_dir)
 
 
 def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:

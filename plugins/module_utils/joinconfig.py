@@ -19,15 +19,14 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     docutil, netutil, options, pubkeypin, tokens, validators)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    INLINE, Builder, convert_v1beta3, default_cluster_configuration, default_join_configuration, inline_documents,
-    load_documents)
+    CLUSTER_SCHEMA, INLINE, Builder, convert_v1beta3, default_cluster_configuration, default_join_configuration,
+    inline_documents, load_documents)
 
 TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
 # module-only options (not part of kubeadm's config API)
@@ -60,13 +59,14 @@ class JoinConfig(InitConfig):
     def adopt_cluster_configuration(self, text: str, source: str = "kubeadm-config") -> None:
         """Replace `cluster` with the ClusterConfiguration stored in the cluster (YAML text)."""
         try:
-            doc = yaml.safe_load(text) if text else None
-        except yaml.YAMLError as exc:
+            doc = docutil.parse_yaml(text) if text else None
+        except docutil.YAMLInputError as exc:
             raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({exc})") from None
         if not isinstance(doc, dict):
             raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
         if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
             doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
+        doc = docutil.decode_typed(CLUSTER_SCHEMA, doc, source, self.warnings)
         version = str(doc.get("kubernetesVersion") or "")
         if not re.match(r"\Av\d+\.\d+\.\d+", version):
             raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
@@ -167,14 +167,13 @@ def _validate(b: Builder, params: dict) -> None:
     doc = b.docs["join"]
     b.check("join", "nodeRegistration.name", validators.node_name)
     b.check("join", "nodeRegistration.ignorePreflightErrors", validators.ignore_preflight_errors)
+    b.check("join", "nodeRegistration.taints", validators.taints)
+    b.check("join", "caCertPath", validators.ca_cert_path)
     _validate_discovery(b)
     control = doc.get("controlPlane")
     if control is not None:
         b.check("join", "controlPlane.certificateKey", validators.certificate_key)
         b.check("join", "controlPlane.localAPIEndpoint.bindPort", validators.port)
-    elif params.get("certificate_key") or params.get("apiserver_advertise_address"):
-        b.warnings.append("certificate_key / apiserver_advertise_address only apply to a control-plane "
-                          "join (control_plane: true); ignored")
     mode = params.get("tls_bootstrap_mode") or "kubelet"
     if mode not in TLS_BOOTSTRAP_MODES:
         raise ConfigError("tls_bootstrap_mode", mode, "one of " + ", ".join(TLS_BOOTSTRAP_MODES))

@@ -18,9 +18,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, errors, validators
+from ansible_collections.kubeboot.cluster.plugins.module_utils import componentconfigs, docutil, errors, validators
+from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import (
+    ANY, BOOL, DURATION, INT, SCALAR, SECRET, STRING, TIMESTAMP)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
@@ -109,6 +110,52 @@ def default_join_configuration() -> dict:
     }
 
 
+# --- the v1beta4 types, as Go decodes them (kubeadm apis/kubeadm/v1beta4/types.go) ------------------
+
+_ARG = docutil.Hinted([{"name": STRING, "value": SCALAR}],
+                      "a list of {name, value} (v1beta4); a map is the v1beta3 form")
+_ENV = {"name": STRING, "value": SCALAR, "valueFrom": ANY}
+_VOLUME = {"name": STRING, "hostPath": STRING, "mountPath": STRING, "readOnly": BOOL, "pathType": STRING}
+_TAINT = {"key": STRING, "value": STRING, "effect": STRING, "timeAdded": ANY}
+_NODE_REGISTRATION = {"name": STRING, "criSocket": STRING, "taints": [_TAINT], "kubeletExtraArgs": _ARG,
+                      "ignorePreflightErrors": [STRING], "imagePullPolicy": STRING, "imagePullSerial": BOOL}
+_API_ENDPOINT = {"advertiseAddress": STRING, "bindPort": INT}
+_TIMEOUTS = {name: DURATION for name in C.DEFAULT_TIMEOUTS}
+_PATCHES = {"directory": STRING}
+_BOOTSTRAP_TOKEN = {"token": SECRET, "description": STRING, "ttl": DURATION, "expires": TIMESTAMP,
+                    "usages": [STRING], "groups": [STRING]}
+_COMPONENT = {"extraArgs": _ARG, "extraEnvs": [_ENV], "extraVolumes": [_VOLUME]}
+_TYPE_META = {"apiVersion": STRING, "kind": STRING}
+
+INIT_SCHEMA = dict(_TYPE_META, bootstrapTokens=[_BOOTSTRAP_TOKEN], nodeRegistration=_NODE_REGISTRATION,
+                   localAPIEndpoint=_API_ENDPOINT, certificateKey=SECRET, skipPhases=[STRING], patches=_PATCHES,
+                   dryRun=BOOL, timeouts=_TIMEOUTS)
+CLUSTER_SCHEMA = dict(
+    _TYPE_META,
+    etcd={"local": {"imageRepository": STRING, "imageTag": STRING, "dataDir": STRING, "extraArgs": _ARG,
+                    "extraEnvs": [_ENV], "serverCertSANs": [STRING], "peerCertSANs": [STRING]},
+          "external": {"endpoints": [STRING], "caFile": STRING, "certFile": STRING, "keyFile": STRING}},
+    networking={"serviceSubnet": STRING, "podSubnet": STRING, "dnsDomain": STRING},
+    kubernetesVersion=STRING, controlPlaneEndpoint=STRING, apiServer=dict(_COMPONENT, certSANs=[STRING]),
+    controllerManager=_COMPONENT, scheduler=_COMPONENT,
+    dns={"disabled": BOOL, "imageRepository": STRING, "imageTag": STRING}, proxy={"disabled": BOOL},
+    certificatesDir=STRING, imageRepository=STRING, featureGates={"*": BOOL}, clusterName=STRING,
+    encryptionAlgorithm=STRING, certificateValidityPeriod=DURATION, caCertificateValidityPeriod=DURATION)
+JOIN_SCHEMA = dict(
+    _TYPE_META, dryRun=BOOL, nodeRegistration=_NODE_REGISTRATION, caCertPath=STRING,
+    discovery={"bootstrapToken": {"token": SECRET, "apiServerEndpoint": STRING, "caCertHashes": [STRING],
+                                  "unsafeSkipCAVerification": BOOL},
+               "file": {"kubeConfigPath": STRING}, "tlsBootstrapToken": SECRET},
+    controlPlane={"localAPIEndpoint": _API_ENDPOINT, "certificateKey": SECRET}, skipPhases=[STRING],
+    patches=_PATCHES, timeouts=_TIMEOUTS)
+
+
+def _kubeadm_kind(schema: dict):
+    def decode(doc: dict, where: str, warnings: list) -> dict:
+        return docutil.decode_typed(schema, doc, where, warnings)
+    return decode
+
+
 def default_reset_configuration() -> dict:
     """v1beta4 ResetConfiguration with kubeadm's defaults (SetDefaults_ResetConfiguration)."""
     return {
@@ -145,25 +192,29 @@ def default_upgrade_configuration() -> dict:
 
 @dataclass(frozen=True)
 class Kind:
-    """A config document kind: accepted apiVersions, kubeadm's defaults, extra known fields."""
+    """A config document kind: accepted apiVersions, kubeadm's defaults, extra known fields, and the
+    strict decoder of its fields (`decode(doc, where, warnings)`: wrong types are a ConfigError,
+    unknown fields dropped with a warning)."""
 
     name: str
     api_versions: tuple
     defaults: object = None        # callable -> defaulted document; None: passed through as written
     extra_keys: tuple = ()
+    decode: object = None          # callable (doc, where, warnings) -> decoded doc
 
     def known_keys(self) -> set:
         return set(self.defaults()) | set(self.extra_keys) if self.defaults else set()
 
 
 KINDS = {kind.name: kind for kind in (
-    Kind("InitConfiguration", KUBEADM_APIS, default_init_configuration, ("patches",)),
-    Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
-    Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
+    Kind("InitConfiguration", KUBEADM_APIS, default_init_configuration, ("patches",), _kubeadm_kind(INIT_SCHEMA)),
+    Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration, (), _kubeadm_kind(CLUSTER_SCHEMA)),
+    Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches"),
+         _kubeadm_kind(JOIN_SCHEMA)),
     Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
     Kind("UpgradeConfiguration", KUBEADM_APIS, default_upgrade_configuration),
-    Kind("KubeletConfiguration", (C.KUBELET_API,)),
-    Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
+    Kind("KubeletConfiguration", (C.KUBELET_API,), decode=componentconfigs.decode_kubelet),
+    Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,), decode=componentconfigs.decode_kube_proxy),
 )}
 # command -> the kinds it reads (other kubeadm kinds in the file are ignored with a warning)
 READS = {
@@ -186,9 +237,9 @@ def read_config_file(path: str) -> list:
     if text is None:
         raise ConfigError("config", path, "a readable kubeadm config file (an absolute path to an existing file)")
     try:
-        docs = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise ConfigError("config", path, f"valid YAML: parse error at {errors.yaml_problem(exc)}") from None
+        docs = docutil.parse_yaml(text, all_documents=True)
+    except docutil.YAMLInputError as exc:
+        raise ConfigError("config", path, f"valid YAML: parse error at {exc}") from None
     for index, doc in enumerate(docs, 1):
         if not isinstance(doc, dict):
             raise ConfigError("config", path, f"document {index} must be a YAML mapping with "
@@ -206,9 +257,9 @@ def inline_documents(value) -> list:
         return []
     if isinstance(value, str):
         try:
-            value = [d for d in yaml.safe_load_all(value) if d is not None]
-        except yaml.YAMLError as exc:
-            raise ConfigError(INLINE, "<YAML>", f"valid YAML: parse error at {errors.yaml_problem(exc)}") from None
+            value = docutil.parse_yaml(value, all_documents=True)
+        except docutil.YAMLInputError as exc:
+            raise ConfigError(INLINE, "<YAML>", f"valid YAML: {exc}") from None
     if isinstance(value, dict) and "kind" not in value:
         value = [dict(doc, kind=kind) if isinstance(doc, dict) else doc for kind, doc in value.items()]
     elif isinstance(value, dict):
@@ -267,7 +318,12 @@ def _converted(found: dict, path: str, wanted: tuple, warnings: list) -> tuple:
             found[kind], part = convert_v1beta3(kind, found[kind])
             found[kind]["_v1beta3"] = True
             moved.update(part)
-        if kind in found and KINDS[kind].defaults:
+        if kind in found and KINDS[kind].decode:
+            converted = found[kind].pop("_v1beta3", False)
+            found[kind] = KINDS[kind].decode(found[kind], f"config {path}: {kind}", warnings)
+            if converted:
+                found[kind]["_v1beta3"] = True
+        elif kind in found and KINDS[kind].defaults:
             unknown = sorted(set(found[kind]) - KINDS[kind].known_keys() - {"_v1beta3"})
             if unknown:
                 warnings.append(f"config {path}: {kind}: unknown field(s) {', '.join(unknown)} ignored")
@@ -280,10 +336,9 @@ def parse_cluster_configuration(text, source: str, warnings: list) -> dict:
     """The ClusterConfiguration document of kube-system/kubeadm-config (its `ClusterConfiguration`
     key) as v1beta4: what kubeadm reads back from a running cluster (FetchInitConfigurationFromCluster)."""
     try:
-        doc = yaml.safe_load(text or "")
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "<ClusterConfiguration>", f"valid YAML: parse error at {errors.yaml_problem(exc)}") \
-            from None
+        doc = docutil.parse_yaml(text or "")
+    except docutil.YAMLInputError as exc:
+        raise ConfigError(source, "<ClusterConfiguration>", f"valid YAML: {exc}") from None
     if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration" \
             or doc.get("apiVersion") not in KINDS["ClusterConfiguration"].api_versions:
         raise ConfigError(source, "<ClusterConfiguration>", "a ClusterConfiguration document (" +
@@ -321,8 +376,8 @@ def convert_v1beta3(kind: str, doc: dict) -> tuple:
         doc.setdefault("timeouts", {})["discovery"] = validators.duration("discovery.timeout",
                                                                           discovery.pop("timeout"))
     control = doc.get("controlPlane")
-    if kind == "JoinConfiguration" and isinstance(control, dict) and "joinControlPlane" in control:
-        control.update(control.pop("joinControlPlane") or {})  # a very old spelling
+    if kind == "JoinConfiguration" and isinstance(control, dict) and isinstance(control.get("joinControlPlane"), dict):
+        control.update(control.pop("joinControlPlane"))  # a very old spelling
     return doc, moved
 
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import posixpath
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, apiwriter, errors, poll
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, apiwriter, docutil, errors, poll
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiclient import Client
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -30,9 +29,9 @@ def parse_objects(value) -> list:
     and metadata.name."""
     if isinstance(value, str):
         try:
-            docs = [doc for doc in yaml.safe_load_all(value) if doc is not None]
-        except yaml.YAMLError as exc:
-            raise InvalidValue(FIELD, "<YAML>", f"valid YAML ({errors.yaml_problem(exc)})") from None
+            docs = docutil.parse_yaml(value, all_documents=True)
+        except docutil.YAMLInputError as exc:
+            raise InvalidValue(FIELD, "<YAML>", f"valid YAML ({exc})") from None
         # a document may itself be a list of objects (what `to_yaml` makes of a list)
         value = [obj for doc in docs for obj in (doc if isinstance(doc, list) else [doc])]
     if isinstance(value, dict):

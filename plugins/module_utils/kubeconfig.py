@@ -5,8 +5,11 @@
 
 Each file embeds ca.crt and a client certificate signed by the cluster CA.
 An existing file is kept when its CA data is ca.crt and its client
-certificate still chains to the CA with the wanted CN/O, matches its key and
-has not expired (a different server URL only warns, as kubeadm does).
+certificate still chains to the CA with the wanted CN/O, matches its key, has
+not expired and has the configured key type and validity period. A different
+server URL (a changed bind port, advertise address or controlPlaneEndpoint) is
+updated in place, keeping the credentials, and said as a warning (kubeadm only
+warns and keeps the old server, which then points at nothing).
 """
 from __future__ import annotations
 
@@ -184,6 +187,31 @@ class _Plan:
     cert: object = None
     key: object = None
     warning: Optional[str] = None
+    old_server: Optional[str] = None
+
+
+def check_cluster_ca(cfg, fs) -> None:
+    """Before anything is written: the kubeconfigs already on this node embed the CA of
+    certificatesDir. A changed cert_dir would otherwise create a second CA there, then fail on
+    every rerun; a kubeconfig of another cluster would be found only after the certificates."""
+    ca_path = pki.cert_path(cfg, C.CA_BASE)
+    ca_pem = fs.read_bytes(ca_path)
+    for spec in KUBECONFIGS:
+        path = C.kubeconfig_path(spec.file)
+        text = fs.read_bytes(path)
+        try:
+            info = parse_kubeconfig(text.decode("utf-8", "replace"), path) if text is not None else {}
+        except PKIError:
+            continue  # an unreadable file is re-issued by the kubeconfig phase
+        if not info.get("ca_pem"):
+            continue
+        if ca_pem is None:
+            raise PKIError(f"{path} belongs to a cluster whose CA is not in {pki.subdir(cfg)} ({ca_path} does not "
+                           f"exist): was certificatesDir (cert_dir) changed? Set it back, move the PKI to "
+                           f"{pki.subdir(cfg)}, or remove the kubeconfig files of the old cluster")
+        if not _same_pem(info["ca_pem"], ca_pem):
+            raise PKIError(f"{path} exists but its certificate-authority-data is not {ca_path} (a kubeconfig for "
+                           "another cluster, or another certificatesDir?): remove it or restore the matching CA")
 
 
 def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
@@ -202,7 +230,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
         plan = _Plan(spec, C.kubeconfig_path(spec.file), server_for(spec, cfg), user_for(spec, cfg))
         plan.text = fs.read_bytes(plan.path)
         if plan.text is not None:
-            _check_existing(plan, ca, ca_path, now, fs)
+            _check_existing(plan, ca, ca_path, now, fs, cfg)
         elif external:
             plan.reason = "missing"
         if plan.reason and external:
@@ -232,21 +260,26 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
             plan.text = render_kubeconfig(plan.server, ca.cert_pem, plan.user,
                                           pkiutil.cert_to_pem(plan.cert), pkiutil.key_to_pem(plan.key),
                                           cluster_name=cluster_name).encode("utf-8")
+    for plan in plans:  # everything is issued before the first file is written
         changed = writer.write(plan.path, plan.text, C.MODE_KUBECONFIG, secret=True)
         action = "external" if external else plan.action
         result = {"name": plan.spec.name, "path": plan.path, "expires": pkiutil.iso(pkiutil.not_after(plan.cert)),
                   "changed": bool(changed), "action": action}
         if plan.reason and plan.action == "reissued":
             result["reason"] = plan.reason
+        if plan.action == "reissued" and plan.old_server not in (None, plan.server):
+            result["warnings"] = [f"{plan.path} pointed at {plan.old_server}; re-issued for {plan.server}"]
         if plan.warning:
             result["warnings"] = [plan.warning]
         results.append(result)
     return results
 
 
-def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
-    """Fill plan.reason (why it must be re-issued) / plan.warning from the file on disk."""
+def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None, cfg=None) -> None:
+    """Fill plan.reason (why it must be re-issued) / plan.warning from the file on disk; a file whose
+    only difference is the server gets the new server (plan.action "updated")."""
     info = parse_kubeconfig(plan.text.decode("utf-8", "replace"), plan.path)
+    plan.old_server = info["server"]
     if fs is not None and info["client_cert_pem"] is None:
         # Like kubeadm: credentials in files (kubelet.conf after kubelet-finalize points at
         # /var/lib/kubelet/pki/kubelet-client-current.pem) are read from there.
@@ -257,9 +290,6 @@ def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     if info["ca_pem"] is None or not _same_pem(info["ca_pem"], ca.cert_pem):
         raise PKIError(f"{plan.path} exists but its certificate-authority-data is not {ca_path} "
                        f"(a kubeconfig for another cluster?): remove it or restore the matching CA")
-    if info["server"] != plan.server:
-        plan.warning = (f"{plan.path} points at {info['server']}, expected {plan.server}; "
-                        "kept as it is (kubeadm does the same)")
     if info["client_cert_pem"] is None or info["client_key_pem"] is None:
         plan.reason = "it has no embedded client certificate and key"
         return
@@ -270,9 +300,23 @@ def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
         plan.reason = str(exc)
         return
     want = {"cn": plan.user, "organizations": list(plan.spec.organizations), "usages": ["client"], "dns": None}
+    if cfg is not None and ca.key is not None:  # certificates we sign follow the key type and validity asked for
+        want.update(algorithm=pki.encryption_algorithm(cfg), validity=pki.validity(cfg))
     plan.reason = pkiutil.needs_regeneration(cert, key, ca.cert, want, now)
     plan.cert = cert
     if plan.reason is None:
         plan.action = "reused"
-    elif pkiutil.check_pair(cert, key):
+        if info["server"] != plan.server:
+            _point_at(plan, info["server"])
+    elif pkiutil.check_pair(cert, key) and pkiutil.key_algorithm(key) == want.get("algorithm", pkiutil.key_algorithm(key)):
         plan.key = key  # re-issue with the key already in the file
+
+
+def _point_at(plan: _Plan, old_server: str) -> None:
+    """The kubeconfig with plan.server instead of old_server, everything else as it was."""
+    doc = kubeconfigutil.load(plan.text, plan.path, PKIError)
+    kubeconfigutil.select(doc).cluster["server"] = plan.server
+    plan.text = yaml.safe_dump(doc, default_flow_style=False, sort_keys=True, width=1 << 30).encode("utf-8")
+    plan.action = "updated"
+    plan.warning = (f"{plan.path} pointed at {old_server}; updated to {plan.server} (the API server endpoint "
+                    "changed), keeping its credentials")

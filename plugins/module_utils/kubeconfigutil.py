@@ -14,21 +14,21 @@ import binascii
 import posixpath
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors
+from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, errors
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
-
-# libyaml's safe loader where PyYAML has it (Debian's python3-yaml and the PyPI wheels do): a rerun
-# parses every kubeconfig, and the pure-Python parser is about 15x slower on them. Same documents.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", None) or getattr(yaml, "SafeLoader", None)
 
 
 def load(text, source: str = "kubeconfig", error=errors.FileError) -> dict:
     """The kubeconfig mapping of `text`; `error(message)` for YAML that is not one."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise error(f"{source}: not a kubeconfig (not UTF-8 text)") from None
     try:
-        doc = yaml.load(text, Loader=_SAFE_LOADER) if text else None  # a safe loader (see _SAFE_LOADER)
-    except yaml.YAMLError as exc:
-        raise error(f"{source}: not valid YAML ({errors.yaml_problem(exc)})") from None
+        doc = docutil.parse_yaml(text) if text else None
+    except docutil.YAMLInputError as exc:
+        raise error(f"{source}: not valid YAML ({exc})") from None
     if not isinstance(doc, dict):
         raise error(f"{source}: not a kubeconfig (expected a mapping)")
     return doc

@@ -189,10 +189,20 @@ def ensure_kubelet_files(cfg, fs, writer, hostname=None, register_taints: bool =
     wanted.append(("flags-env", C.KUBELET_FLAGS_ENV_FILE, flags_env(cfg, hostname, register_taints)))
     wanted.append(("dropin", C.KUBELET_DROPIN_FILE, dropin_unit()))
     results = []
+    if instance is None:
+        results += remove_stale_instance_config(writer)
     for name, path, content in wanted:
         changed = writer.write(path, content, C.MODE_KUBELET_FILE)
         results.append({"name": name, "path": path, "changed": changed})
     return results
+
+
+def remove_stale_instance_config(writer) -> list:
+    """Without NodeLocalCRISocket kubeadm writes no instance-config.yaml: one left by an earlier run
+    (another version or gate setting) would still steer the kubelet, so it goes (the result rows)."""
+    if not writer.remove(C.KUBELET_INSTANCE_CONFIG_FILE):
+        return []
+    return [{"name": "instance-config", "path": C.KUBELET_INSTANCE_CONFIG_FILE, "changed": True, "removed": True}]
 
 
 def kubelet_finalize(cfg, fs, writer) -> dict:

@@ -15,6 +15,7 @@ of user extraArgs (arguments.arguments_to_command). Certificate paths come from 
 from __future__ import annotations
 
 import os
+import urllib.parse
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki, staticpod, versions
@@ -324,20 +325,21 @@ def static_pod(component: str, cfg, fs, environ=None) -> dict:
 
 
 def _etcd_probe_endpoint(cfg) -> tuple:
-    """(host, port, scheme) from the first listen-metrics-urls extraArg (kubeadm GetEtcdProbeEndpoint)."""
+    """(host, port, scheme) from the first listen-metrics-urls extraArg (kubeadm GetEtcdProbeEndpoint):
+    parsed as a URL the way Go's url.Parse reads it, so a value without a scheme ("10.0.0.5:2381")
+    has no host and the probe stays on localhost, as kubeadm's own test vectors expect."""
     localhost = staticpod.localhost(cfg)
     local = cfg.cluster.get("etcd", {}).get("local") or {}
     value = arg_value(local.get("extraArgs"), "listen-metrics-urls")
     if value is None:
         return localhost, C.ETCD_METRICS_PORT, "HTTP"
-    first = value.split(",")[0].strip()
-    scheme = "HTTPS" if first.startswith("https://") else "HTTP"
-    rest = first.split("://", 1)[-1].split("/", 1)[0]
     try:
-        host, port = netutil.split_host_port(rest, C.ETCD_METRICS_PORT)
-    except InvalidValue:
+        parsed = urllib.parse.urlsplit(value.split(",")[0].strip())
+        port = parsed.port
+    except ValueError:  # Go: an unparsable URL gives the defaults
         return localhost, C.ETCD_METRICS_PORT, "HTTP"
-    return host or localhost, port, scheme
+    scheme = "HTTPS" if parsed.scheme == "https" else "HTTP"
+    return parsed.hostname or localhost, port or C.ETCD_METRICS_PORT, scheme
 
 
 def _etcd_pod(cfg, images) -> dict:

@@ -16,14 +16,28 @@ def new_module(name: str, **kwargs) -> AnsibleModule:
     return AnsibleModule(argument_spec=options.argument_spec(name), supports_check_mode=True, **kwargs)
 
 
+NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
 def run_module(module, run) -> None:
     """Shared body of the modules: call run(params, check_mode), turn KubebootError into
-    fail_json, diff only with --diff, warnings through module.warn, then exit_json."""
+    fail_json, diff only with --diff, warnings through module.warn, then exit_json.
+
+    A result may name, under `_returned_secrets`, no_log input values it returns on purpose (a
+    given join token in kubeadm_init's `join` facts): Ansible would replace them with its
+    placeholder, so they are taken off its mask list, and the invocation it reports is masked here."""
     fail_if_missing(module)
     try:
         result = run(dict(module.params), check_mode=module.check_mode)
     except KubebootError as exc:
         module.fail_json(msg=str(exc))
+    returned = [value for value in result.pop("_returned_secrets", []) if value]
+    if returned:
+        secret = {key for key, spec in module.argument_spec.items() if spec.get("no_log")}
+        result["invocation"] = {"module_args": {key: NO_LOG_PLACEHOLDER if key in secret and value else value
+                                                for key, value in module.params.items()}}
+        for value in returned:
+            module.no_log_values.discard(value)
     diffs = result.pop("diff", [])
     if module._diff:  # pylint: disable=protected-access
         result["diff"] = diffs

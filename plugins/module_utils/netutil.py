@@ -14,11 +14,15 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.files import NODE
 
 
 def parse_cidrs(value: str, field: str) -> list:
-    """Comma-separated CIDR list (dual stack allowed) -> list of ip_network."""
+    """Comma-separated CIDR list (dual stack allowed) -> list of ip_network, as Go's net.ParseCIDR
+    reads them: a prefix length is required, host bits are accepted (10.0.1.15/16 is 10.0.0.0/16)."""
     nets = []
     for part in [p.strip() for p in str(value).split(",") if p.strip()]:
+        if "/" not in part or "%" in part:
+            raise InvalidValue(field, value, f"a CIDR such as 10.96.0.0/12 ({part!r} has no prefix length)"
+                               if "/" not in part else "a CIDR such as 10.96.0.0/12 (no IPv6 %zone)")
         try:
-            nets.append(ipaddress.ip_network(part, strict=True))
+            nets.append(ipaddress.ip_network(part, strict=False))
         except ValueError as exc:
             raise InvalidValue(field, value, f"a CIDR such as 10.96.0.0/12 ({exc})") from None
     if not nets:
@@ -33,6 +37,9 @@ def nth_ip(cidr: str, index: int) -> str:
 
 
 def is_ip(value: str) -> bool:
+    """An IP address as Go's net.ParseIP reads it (an IPv6 %zone is not part of one)."""
+    if not isinstance(value, str) or "%" in value:
+        return False
     try:
         ipaddress.ip_address(value)
         return True

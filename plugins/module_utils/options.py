@@ -16,6 +16,7 @@ from typing import Callable
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
+from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
 APPLY = "kube_apply"
@@ -43,6 +44,10 @@ def _lower(name: str, value):
 
 def _list(name: str, value):
     return validators.as_list(name, value)
+
+
+def _secret(name: str, value):
+    return validators.secret_text(name, value)
 
 
 @dataclass(frozen=True)
@@ -104,13 +109,24 @@ def _join_token(builder, option, value, params) -> None:
                            ("discovery.tlsBootstrapToken", "tls_bootstrap_token")):
         if params.get(specific) or (specific == "discovery_token" and params.get("discovery_file")):
             continue
-        builder.put(option.doc, path, str(value).strip())
+        builder.put(option.doc, path, _secret(option.name, str(value)))
         builder.sources[(option.doc, path)] = option.name
 
 
 def _control_plane(builder, option, value, _params) -> None:
     if value and builder.get(option.doc, "controlPlane") is None:
         builder.put(option.doc, "controlPlane", {})
+
+
+def _control_plane_only(builder, option, value, params) -> None:
+    """A controlPlane setting of a join: only when a control-plane join is asked for (control_plane: true,
+    or a JoinConfiguration with controlPlane). Never a promotion of a worker: a control-plane join
+    downloads the cluster's CA and service-account keys."""
+    if not params.get("control_plane") and (builder.file.get(option.doc) or {}).get("controlPlane") is None:
+        raise ConfigError(option.name, HIDDEN if option.secret else value,
+                          "a setting of a control-plane join only: set control_plane: true to join this node as "
+                          "a control plane, or remove it for a worker")
+    builder.override(option.name, option.doc, option.path, option.convert(option.name, value))
 
 
 _FALSE_IS_UNSET = (None, False)  # bools the module defaults to false: not an override
@@ -136,9 +152,9 @@ OPTIONS = (
     Option("service_cidr", (INIT,), "cluster", "networking.serviceSubnet"),
     Option("service_dns_domain", (INIT,), "cluster", "networking.dnsDomain"),
     Option("skip_phases", (INIT,), "init", "skipPhases", type="list", elements="str", convert=_list),
-    Option("token", (INIT,), "init", "bootstrapTokens.0.token", secret=True, unset=(None, "")),
+    Option("token", (INIT,), "init", "bootstrapTokens.0.token", secret=True, convert=_secret, unset=(None, "")),
     Option("token_ttl", (INIT,), "init", "bootstrapTokens.0.ttl", secret=False),
-    Option("certificate_key", (INIT,), "init", "certificateKey", secret=True),
+    Option("certificate_key", (INIT,), "init", "certificateKey", secret=True, convert=_secret),
     Option("encryption_algorithm", (INIT,), "cluster", "encryptionAlgorithm", choices=C.ENCRYPTION_ALGORITHMS),
     Option("certificate_validity_period", (INIT,), "cluster", "certificateValidityPeriod"),
     Option("ca_certificate_validity_period", (INIT,), "cluster", "caCertificateValidityPeriod"),
@@ -148,8 +164,10 @@ OPTIONS = (
     Option("token", (JOIN,), "join", secret=True, apply=_join_token, unset=_EMPTY_IS_UNSET),
     Option("api_server_endpoint", (JOIN,), "join", "discovery.bootstrapToken.apiServerEndpoint",
            unset=_EMPTY_IS_UNSET),
-    Option("discovery_token", (JOIN,), "join", "discovery.bootstrapToken.token", secret=True, unset=_EMPTY_IS_UNSET),
-    Option("tls_bootstrap_token", (JOIN,), "join", "discovery.tlsBootstrapToken", secret=True, unset=_EMPTY_IS_UNSET),
+    Option("discovery_token", (JOIN,), "join", "discovery.bootstrapToken.token", secret=True, convert=_secret,
+           unset=_EMPTY_IS_UNSET),
+    Option("tls_bootstrap_token", (JOIN,), "join", "discovery.tlsBootstrapToken", secret=True, convert=_secret,
+           unset=_EMPTY_IS_UNSET),
     Option("discovery_token_ca_cert_hash", (JOIN,), "join", "discovery.bootstrapToken.caCertHashes", type="list",
            elements="str", secret=False, convert=_list, unset=_EMPTY_IS_UNSET),
     Option("discovery_token_unsafe_skip_ca_verification", (JOIN,), "join",
@@ -163,11 +181,12 @@ OPTIONS = (
            elements="str", apply=_ignore_preflight_errors, unset=(None, "", [])),
     Option("skip_phases", (JOIN,), "join", "skipPhases", type="list", elements="str", convert=_list,
            unset=_EMPTY_IS_UNSET),
-    Option("certificate_key", (JOIN,), "join", "controlPlane.certificateKey", secret=True, unset=_EMPTY_IS_UNSET),
+    Option("certificate_key", (JOIN,), "join", "controlPlane.certificateKey", secret=True, convert=_secret,
+           apply=_control_plane_only, unset=_EMPTY_IS_UNSET),
     Option("apiserver_advertise_address", (JOIN,), "join", "controlPlane.localAPIEndpoint.advertiseAddress",
-           unset=_EMPTY_IS_UNSET),
+           apply=_control_plane_only, unset=_EMPTY_IS_UNSET),
     Option("apiserver_bind_port", (JOIN,), "join", "controlPlane.localAPIEndpoint.bindPort", type="int",
-           unset=_EMPTY_IS_UNSET),
+           apply=_control_plane_only, unset=_EMPTY_IS_UNSET),
     Option("control_plane", (JOIN,), "join", type="bool", default=False, apply=_control_plane),
     Option("dry_run", (JOIN,), "join", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
     Option("tls_bootstrap_mode", (JOIN,), choices=TLS_BOOTSTRAP_MODES, default="kubelet"),

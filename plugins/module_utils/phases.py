@@ -11,13 +11,16 @@ table (pki.PHASES, kubeconfig.PHASES, manifests.CONTROL_PLANE_PHASES, as kubeadm
 so one call does a whole set (every certificate in one pass), or Phases of their own, each run
 in turn. Before a phase that `needs_api` runs, the context connects to the API server (in check
 mode one probe decides between the live server and the plan from the config alone).
+Before the first phase runs, every selected phase's `check(ctx)` runs and the directories its
+`writes(cfg)` names are checked (files.check_writable): a tree that cannot be written, or a
+check that fails, stops the run before anything is written.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, files
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.changes import ChangeLog
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError, InvalidValue
@@ -28,12 +31,15 @@ PROBE_TIMEOUT = 5.0  # check mode / dry run: how long the one API probe may take
 @dataclass(frozen=True)
 class Phase:
     """One kubeadm phase: its name, what runs it, its sub-phases (names for `run`, or Phases),
-    whether it talks to the API."""
+    whether it talks to the API, the host directories it writes into (`writes(cfg)`) and a check
+    that must pass before anything is written (`check(ctx)`)."""
 
     name: str
     run: Callable = None
     children: tuple = ()
     needs_api: bool = False
+    writes: Callable = None
+    check: Callable = None
 
     def __post_init__(self):
         if not callable(self.run) and not self.steps:  # a phase can never be silently ignored
@@ -130,8 +136,33 @@ def select(tree, skip, field_name: str = "skip_phases") -> Selection:
     return Selection(tree=tree, skipped=normalize_skip(tree, skip, field_name))
 
 
+def _steps(selection: Selection):
+    """(name, Phase, sub-phase names) of what runs, in order."""
+    for phase, subs in selection.groups():
+        steps = phase.steps
+        if steps:
+            yield from ((f"{phase.name}/{sub}", steps[sub], []) for sub in subs)
+        else:
+            yield phase.name, phase, subs
+
+
+def before_first_write(selection: Selection, ctx) -> None:
+    """The selected phases' checks, then one check that the tree they write into can be written."""
+    dirs = []
+    for _name, step, _names in _steps(selection):
+        if step.check is not None:
+            step.check(ctx)
+        for directory in step.writes(ctx.cfg) if step.writes is not None else ():
+            if directory not in dirs:
+                dirs.append(directory)
+    if dirs:
+        files.check_writable(ctx.writer.fs, dirs)
+
+
 def run(selection: Selection, ctx) -> dict:
     """Run each selected phase (or its selected sub-phases) in order; returns {'run': [...], 'skipped': [...]}."""
+    if ctx is not None:
+        before_first_write(selection, ctx)
     for phase, subs in selection.groups():
         steps = phase.steps
         todo = [(f"{phase.name}/{sub}", steps[sub], []) for sub in subs] if steps else [(phase.name, phase, subs)]
@@ -191,6 +222,14 @@ class PhaseContext:
 
     def __post_init__(self):
         self.log = self.writer.log  # the run's one change record, shared by both writers
+
+    def surface(self, results: list) -> list:
+        """Results of a phase (certificates, kubeconfigs) whose `warnings` become the run's warnings."""
+        for result in results:
+            for warning in result.get("warnings") or ():
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
+        return results
 
     def api_result(self, result: dict, name: str = "") -> None:
         """Record the running phase's result (its changes are in the change log already)."""

@@ -21,9 +21,9 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, pubkeypin, validators
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.pkiutil import (
-    SKIP_RSA_CHECK, check_pair, cert_to_pem, generate_keys, is_ca, iso, issue_certificate, key_to_pem,
-    load_certificate, load_private_key, needs_regeneration, new_ca, normalize_sans, not_after, now_utc,
-    public_key_to_pem)
+    SKIP_RSA_CHECK, check_pair, cert_to_pem, generate_keys, is_ca, iso, issue_certificate, key_algorithm,
+    key_to_pem, load_certificate, load_private_key, needs_regeneration, new_ca, normalize_sans, not_after, now_utc,
+    public_key_to_pem, validity_seconds)
 
 SA_PHASE = "sa"
 
@@ -158,13 +158,15 @@ SHARED = tuple(spec.name for spec in CERTS if spec.is_ca) + (SA_PHASE,)
 
 
 def wanted(spec: CertSpec, cfg) -> dict:
-    """What the certificate for `spec` must contain under `cfg`."""
+    """What the certificate for `spec` must contain under `cfg` (key type and validity period
+    included: a leaf follows a changed encryptionAlgorithm or certificateValidityPeriod)."""
     dns, ips, warnings = spec.sans(cfg) if spec.sans else ([], [], [])
     if spec.is_ca:
         dns = [spec.common_name(cfg)]
     dns, ips = normalize_sans(dns, ips)
     return {"cn": spec.common_name(cfg), "organizations": list(spec.organizations),
-            "usages": list(spec.usages), "dns": dns, "ips": ips, "warnings": warnings}
+            "usages": list(spec.usages), "dns": dns, "ips": ips, "warnings": warnings,
+            "algorithm": encryption_algorithm(cfg), "validity": validity(cfg, ca=spec.is_ca)}
 
 
 def ca_cert_hash(fs, cfg) -> str:
@@ -250,9 +252,27 @@ def load_ca(fs, cfg, base: str = C.CA_BASE, name: str = "ca") -> CAState:
     return state
 
 
+def _partner_left_behind(fs, path: str, matches) -> Optional[bytes]:
+    """The content of `path` that an interrupted run wrote completely but did not rename yet (the
+    pair's other file was renamed): the newest of its temp files that `matches`."""
+    for data in fs.interrupted(path):
+        try:
+            if matches(data):
+                return data
+        except (PKIError, ValueError):
+            continue
+    return None
+
+
 def _read_ca(fs, cfg, spec: CertSpec, now=None) -> Optional[CAState]:
     crt, key = cert_path(cfg, spec.base), key_path(cfg, spec.base)
     cert_pem, key_pem = fs.read_bytes(crt), fs.read_bytes(key)
+    if cert_pem is None and key_pem is not None:  # killed between the key's rename and the cert's
+        ca_key = load_private_key(key_pem, key)
+        cert_pem = _partner_left_behind(fs, crt, lambda pem: check_pair(load_certificate(pem, crt), ca_key))
+    elif cert_pem is not None and key_pem is None:  # the other order; without a temp file: external CA
+        ca_cert = load_certificate(cert_pem, crt)
+        key_pem = _partner_left_behind(fs, key, lambda pem: check_pair(ca_cert, load_private_key(pem, key)))
     if cert_pem is None:
         if key_pem is not None:
             raise PKIError(f"{key} exists but {crt} does not: restore the CA certificate or "
@@ -293,8 +313,9 @@ def _plan_leaf(fs, cfg, spec: CertSpec, ca: CAState, now) -> _Leaf:
     if ca.external:
         if leaf.cert is None or leaf.key is None:
             leaf.reason = leaf.reason or "missing"
-        else:
-            leaf.reason = needs_regeneration(leaf.cert, leaf.key, ca.cert, want, now, exact_sans=False)
+        else:  # certificates from an external CA: its own key types, periods and extra SANs are fine
+            leaf.reason = needs_regeneration(leaf.cert, leaf.key, ca.cert, dict(want, algorithm=None, validity=None),
+                                             now, exact_sans=False)
         leaf.action = "external"
         return leaf
     if leaf.cert is not None and leaf.key is not None:
@@ -306,11 +327,30 @@ def _plan_leaf(fs, cfg, spec: CertSpec, ca: CAState, now) -> _Leaf:
             leaf.action = "reused"
             return leaf
         leaf.action = "reissued"
-        if not check_pair(leaf.cert, leaf.key):
-            leaf.key = None  # the key does not belong to the cert: start over with a new key
+        if not check_pair(leaf.cert, leaf.key) or key_algorithm(leaf.key) != want["algorithm"]:
+            leaf.key = None  # the key does not belong to the cert, or is of another type: a new key
     elif leaf.cert is not None:
         leaf.action, leaf.reason = "reissued", leaf.reason or "its private key is missing"
+    if leaf.key is not None and key_algorithm(leaf.key) != want["algorithm"]:
+        leaf.key = None
     return leaf
+
+
+def _ca_warnings(ca: CAState, cfg) -> list:
+    """A CA is never regenerated: say so when it differs from what the configuration asks for now."""
+    if ca.new or ca.cert is None:
+        return []
+    out = []
+    path = cert_path(cfg, ca.spec.base)
+    have = key_algorithm(ca.cert.public_key())
+    if have != encryption_algorithm(cfg):
+        out.append(f"{path}: the CA's key is {have} while encryptionAlgorithm is {encryption_algorithm(cfg)}; a CA "
+                   "is never regenerated, the certificates it signs get keys of the new type")
+    period = validity_seconds(ca.cert)
+    if abs(period - validity(cfg, ca=True)) > 86400:
+        out.append(f"{path}: the CA was issued for {period / 86400:g} days while caCertificateValidityPeriod asks "
+                   f"for {validity(cfg, ca=True) / 86400:g}; a CA is never regenerated (renew it on purpose)")
+    return out
 
 
 def ensure_certificates(cfg, fs, writer, only=None) -> list:
@@ -366,12 +406,12 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
     need += 1 if SA_PHASE in names and sa_key is None else 0
     pool = generate_keys(algorithm, need)
 
-    # 3. execute in kubeadm order, writing key before cert
-    results = []
+    # 3. issue everything in kubeadm order before anything is written (a failure leaves the tree as it was)
+    writes, results = [], []
     by_leaf = {leaf.spec.name: leaf for leaf in leaves}
     for name in names:
         if name == SA_PHASE:
-            results.append(_ensure_sa(cfg, writer, sa_key, sa_pem, pool))
+            writes.append(_plan_sa(cfg, sa_key, sa_pem, pool))
             continue
         spec = BY_NAME[name]
         crt, keyfile = cert_path(cfg, spec.base), key_path(cfg, spec.base)
@@ -384,11 +424,12 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
                 action = "created"
             else:
                 action = "external" if ca.external else "reused"
-            changed = False
-            if ca.key_pem is not None:
-                changed |= writer.write(keyfile, ca.key_pem, C.MODE_KEY, secret=True)
-            changed |= writer.write(crt, ca.cert_pem, C.MODE_CERT)
-            results.append(_result(name, crt, ca.cert, changed, action))
+            pair = ([(keyfile, ca.key_pem, C.MODE_KEY, True)] if ca.key_pem is not None else []) + \
+                [(crt, ca.cert_pem, C.MODE_CERT, False)]
+            result = _result(name, crt, ca.cert, False, action)
+            if _ca_warnings(ca, cfg):
+                result["warnings"] = _ca_warnings(ca, cfg)
+            writes.append((pair, result))
             continue
         leaf = by_leaf[name]
         ca = cas[spec.ca]
@@ -400,27 +441,29 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
             leaf.cert = issue_certificate(ca.cert, ca.signing_key(), leaf.key, want["cn"], want["organizations"],
                                           want["usages"], want["dns"], want["ips"], leaf_validity, now)
             leaf.cert_pem = cert_to_pem(leaf.cert)
-        changed = writer.write(keyfile, leaf.key_pem, C.MODE_KEY, secret=True)
-        changed |= writer.write(crt, leaf.cert_pem, C.MODE_CERT)
-        result = _result(name, crt, leaf.cert, changed, leaf.action)
+        result = _result(name, crt, leaf.cert, False, leaf.action)
         if leaf.action == "reissued":
             result["reason"] = leaf.reason
         if leaf.warnings:
             result["warnings"] = leaf.warnings
+        writes.append(([(keyfile, leaf.key_pem, C.MODE_KEY, True), (crt, leaf.cert_pem, C.MODE_CERT, False)], result))
+
+    # 4. write each key and its certificate together (a kill between them is completed by the rerun)
+    for pair, result in writes:
+        result["changed"] = any(writer.write_together(pair))
         results.append(result)
     return results
 
 
-def _ensure_sa(cfg, writer, sa_key, sa_pem, pool) -> dict:
-    keyfile, pubfile = key_path(cfg, C.SA_BASE), f"{cfg.cert_dir}/{C.SA_BASE}.pub"
+def _plan_sa(cfg, sa_key, sa_pem, pool) -> tuple:
+    keyfile, pubfile = key_path(cfg, C.SA_BASE), public_key_path(cfg, C.SA_BASE)
     action = "reused"
     if sa_key is None:
         sa_key = pool.pop()
         sa_pem = key_to_pem(sa_key)
         action = "created"
-    changed = writer.write(keyfile, sa_pem, C.MODE_KEY, secret=True)
-    changed |= writer.write(pubfile, public_key_to_pem(sa_key), C.MODE_CERT)
-    return {"name": SA_PHASE, "path": keyfile, "expires": None, "changed": changed, "action": action}
+    pair = [(keyfile, sa_pem, C.MODE_KEY, True), (pubfile, public_key_to_pem(sa_key), C.MODE_CERT, False)]
+    return pair, {"name": SA_PHASE, "path": keyfile, "expires": None, "changed": False, "action": action}
 
 
 def _result(name: str, path: str, cert, changed: bool, action: str) -> dict:

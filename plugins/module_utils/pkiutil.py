@@ -16,6 +16,7 @@ import ipaddress
 import os
 import re
 import secrets
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Optional
 
@@ -42,6 +43,7 @@ _PRINTABLE_RE = re.compile(r"\A[A-Za-z0-9 '()+,\-./:=?]*\Z")
 _PEM_CERT_RE = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.S)
 
 YEAR_SECONDS = 365 * 24 * 3600
+VALIDITY_TOLERANCE = 120.0  # seconds: certificates issued for the same period differ by their signing time
 MAX_SERIAL = 2 ** 63 - 1  # serial is uniform in [1, MAX_SERIAL)
 USAGE_OIDS = ({"server": ExtendedKeyUsageOID.SERVER_AUTH, "client": ExtendedKeyUsageOID.CLIENT_AUTH}
               if HAS_CRYPTOGRAPHY else {})
@@ -69,6 +71,21 @@ def generate_key(algorithm: str = C.DEFAULT_ENCRYPTION_ALGORITHM):
     if algorithm == "ECDSA-P384":
         return ec.generate_private_key(ec.SECP384R1())
     raise InvalidValue("encryptionAlgorithm", algorithm, "one of " + ", ".join(C.ENCRYPTION_ALGORITHMS))
+
+
+def key_algorithm(key) -> str:
+    """The encryptionAlgorithm value a private or public key corresponds to (RSA-2048, ECDSA-P256, ...)."""
+    public = key.public_key() if hasattr(key, "private_bytes") else key
+    if isinstance(public, rsa.RSAPublicKey):
+        return f"RSA-{public.key_size}"
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return {"secp256r1": "ECDSA-P256", "secp384r1": "ECDSA-P384"}.get(public.curve.name, public.curve.name)
+    return type(public).__name__
+
+
+def validity_seconds(cert) -> float:
+    """The validity period a certificate was issued with (its 5-minute backdate not counted)."""
+    return (not_after(cert) - not_before(cert)).total_seconds() - C.CERTIFICATE_BACKDATE_SECONDS
 
 
 def generate_keys(algorithm: str, count: int) -> list:
@@ -183,11 +200,18 @@ def now_utc(now=None) -> datetime.datetime:
     return now.astimezone(datetime.timezone.utc).replace(microsecond=0)
 
 
-def _name(cn: str, organizations=()) -> x509.Name:
+def subject_name(cn: str, organizations=()) -> x509.Name:
+    """O=..., CN=... as Go's crypto/x509 encodes them: PrintableString when it can, and no length
+    limit. X.509's upper bound of 64 characters for a CN is not enforced by Go, so kubeadm (and the
+    kubelet's CSR) use system:node:<name> for any valid node name (up to 253 characters);
+    cryptography enforces it unless told not to."""
     def attr(oid, value):
-        if _PRINTABLE is not None and _PRINTABLE_RE.match(value):
-            return x509.NameAttribute(oid, value, _type=_PRINTABLE)
-        return x509.NameAttribute(oid, value)
+        kwargs = {"_type": _PRINTABLE} if _PRINTABLE is not None and _PRINTABLE_RE.match(value) else {}
+        if len(value) <= 64:
+            return x509.NameAttribute(oid, value, **kwargs)
+        with warnings.catch_warnings():  # cryptography warns about what it was told to allow
+            warnings.simplefilter("ignore", UserWarning)
+            return x509.NameAttribute(oid, value, _validate=False, **kwargs)
     attrs = [attr(NameOID.ORGANIZATION_NAME, org) for org in organizations]
     attrs.append(attr(NameOID.COMMON_NAME, cn))
     return x509.Name(attrs)
@@ -228,7 +252,7 @@ def new_ca(cn: str, key, validity_seconds: float = 10 * YEAR_SECONDS, now=None,
            organizations=()) -> x509.Certificate:
     """Self-signed CA like client-go NewSelfSignedCACert: DNS SAN = CN, SKI, no AKI, backdated 5m."""
     now = now_utc(now)
-    name = _name(cn, organizations)
+    name = subject_name(cn, organizations)
     builder = _builder(name, name, key.public_key(), True, (), [cn], [],
                        now - datetime.timedelta(seconds=C.CERTIFICATE_BACKDATE_SECONDS),
                        now + datetime.timedelta(seconds=validity_seconds))
@@ -243,7 +267,7 @@ def issue_certificate(ca_cert: x509.Certificate, ca_key, key, cn: str, organizat
     """A leaf signed by the CA, as kubeadm NewSignedCert (SANs normalised, AKI = CA's SKI)."""
     now = now_utc(now)
     dns, ips = normalize_sans(dns, ips)
-    builder = _builder(_name(cn, organizations), ca_cert.subject, _public(key), False, tuple(usages),
+    builder = _builder(subject_name(cn, organizations), ca_cert.subject, _public(key), False, tuple(usages),
                        dns, ips, now - datetime.timedelta(seconds=C.CERTIFICATE_BACKDATE_SECONDS),
                        now + datetime.timedelta(seconds=validity_seconds))
     try:
@@ -261,7 +285,7 @@ def new_csr(key, cn: str, organizations=(), dns=(), ips=()) -> x509.CertificateS
     """A CSR like kubeadm pkiutil.NewCSR: subject CN + O, SANs deduplicated; no extensions besides
     the SANs (the signer decides usages)."""
     dns, ips = normalize_sans(dns, ips)
-    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(cn, organizations))
+    builder = x509.CertificateSigningRequestBuilder().subject_name(subject_name(cn, organizations))
     if dns or ips:
         builder = builder.add_extension(_san(dns, ips), critical=False)
     return builder.sign(key, _hash_for(key))
@@ -346,9 +370,12 @@ def signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
 
 
 def subject_fields(cert) -> tuple:
-    """(CN, [O...]) of a certificate (or CSR)."""
-    cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+    """(CN, [O...]) of a certificate or CSR (a CN over 64 characters, as Go writes it, without cryptography's
+    warning)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     return (cns[0].value if cns else ""), orgs
 
 
@@ -370,11 +397,16 @@ def cert_sans(cert) -> tuple:
             [str(ip) for ip in san.get_values_for_type(x509.IPAddress)])
 
 
+def _days(seconds: float) -> str:
+    return f"{seconds / 86400:g} days" if seconds >= 86400 else f"{seconds / 3600:g} hours"
+
+
 def needs_regeneration(cert: x509.Certificate, key, ca_cert: x509.Certificate, want: dict,
                        now=None, exact_sans: bool = True) -> Optional[str]:
     """Why an existing cert/key cannot be kept as it is, or None when it can.
 
-    `want` is `wanted(spec, cfg)`-shaped; want["dns"] None skips the SAN check.
+    `want` is `wanted(spec, cfg)`-shaped; want["dns"] None skips the SAN check, a falsy
+    want["algorithm"] / want["validity"] the key type and validity period checks.
     With exact_sans False extra SANs are accepted (certificates from an external CA).
     A reason starting with "SANs" means only the SANs differ.
     """
@@ -389,6 +421,11 @@ def needs_regeneration(cert: x509.Certificate, key, ca_cert: x509.Certificate, w
         return f"it is not valid before {iso(not_before(cert))}"
     if now >= not_after(cert):
         return f"it expired on {iso(not_after(cert))}"
+    if want.get("algorithm") and key_algorithm(key) != want["algorithm"]:
+        return f"its key is {key_algorithm(key)}, encryptionAlgorithm is {want['algorithm']}"
+    if want.get("validity") and abs(validity_seconds(cert) - want["validity"]) > VALIDITY_TOLERANCE:
+        return (f"it was issued for {_days(validity_seconds(cert))}, the validity period asked for is "
+                f"{_days(want['validity'])}")
     have_cn, have_orgs = subject_fields(cert)
     if have_cn != want["cn"]:
         return f"its CN is {have_cn!r}, wanted {want['cn']!r}"

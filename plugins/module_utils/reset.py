@@ -24,7 +24,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     apiclient, cleanupnode, drain, errors, kubeconfigutil, phases, pkiutil, preflight, removeetcdmember, resetconfig,
     staticpod, tlsbootstrap)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
 HOSTNAME_OVERRIDE = "--hostname-override="
@@ -158,8 +158,10 @@ def run_reset(params: dict, check_mode: bool = False) -> dict:
     if not selection.runs("preflight"):
         raise errors.InvalidValue("skip_phases", "preflight", "the reset phases but preflight: it reads what the "
                                                               "others need and refuses what would lose data")
-    phase_report = phases.run(selection, ctx)
-    return _result(ctx, phase_report)
+    # one run at a time on a tree: a reset racing an init or a join would leave half of each
+    with RootfsLock(params.get("rootfs") or "/", create=False):
+        phase_report = phases.run(selection, ctx)
+        return _result(ctx, phase_report)
 
 
 def _result(ctx: ResetContext, phase_report: dict) -> dict:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, netutil, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -178,8 +177,8 @@ def liveness_endpoint(pod_doc: dict):
 # =============================================================================
 def _load(text):
     try:
-        pod = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
+        pod = docutil.parse_yaml(text) if text else None
+    except docutil.YAMLInputError:
         return None
     return pod if isinstance(pod, dict) else None
 

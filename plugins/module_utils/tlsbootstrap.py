@@ -22,7 +22,6 @@ try:  # reported by the module (deps.fail_if_missing) when absent
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
     HAS_CRYPTOGRAPHY = True
 except ImportError:  # pragma: no cover
     HAS_CRYPTOGRAPHY = False
@@ -100,8 +99,8 @@ def existing_kubelet_identity(fs, ca_pem, server: str = ""):
 # --- CSR (module mode) ------------------------------------------------------------------------
 
 def make_csr(node_name: str, key) -> bytes:
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, C.NODES_GROUP),
-                         x509.NameAttribute(NameOID.COMMON_NAME, C.NODE_USER_PREFIX + node_name)])
+    """The kubelet's CSR: O=system:nodes, CN=system:node:<name> (any node name length, as Go encodes it)."""
+    subject = pkiutil.subject_name(C.NODE_USER_PREFIX + node_name, (C.NODES_GROUP,))
     csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM)
 

@@ -17,7 +17,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiclient import Client
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.bootstraptoken import BootstrapToken
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock
 
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 MASK = "*" * 16
@@ -127,7 +127,10 @@ def token_diff(before_ids: list, result: dict, state: str) -> dict:
 
 def _api(params: dict, check_mode: bool) -> tuple:
     fs = HostFS(params.get("rootfs") or "/")
-    client = client_for(fs, params.get("kubeconfig") or DEFAULT_KUBECONFIG, retry_timeout=params.get("api_timeout", 60))
+    timeout = params.get("api_timeout", 60)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout < 0:
+        raise errors.InvalidValue("api_timeout", timeout, "a number of seconds, 0 or more")
+    client = client_for(fs, params.get("kubeconfig") or DEFAULT_KUBECONFIG, retry_timeout=timeout)
     return fs, ApiWriter(client, check_mode=check_mode)
 
 
@@ -136,7 +139,23 @@ def run_token(params: dict, check_mode: bool = False) -> dict:
     if params.get("certificate_key") and not params.get("print_join_command"):
         raise errors.KubebootError("certificate_key can only be used together with print_join_command")
     check_certificate_key(params.get("certificate_key"))  # before any token is created
+    _check_token_params(params)  # before the API is asked anything
     fs, api = _api(params, check_mode)
+    # runs on one node one at a time: two at once would each find no token and create one
+    with RootfsLock(params.get("rootfs") or "/", create=False):
+        return _run_token(fs, api, params)
+
+
+def _check_token_params(params: dict) -> None:
+    if params.get("state", "present") == "absent":
+        bootstraptoken.check_token_reference(params.get("token") or "")
+    else:
+        BootstrapToken.from_option(validators.secret_text("token", params.get("token") or ""),
+                                   params.get("ttl", C.DEFAULT_TOKEN_TTL), usages=params.get("usages", C.TOKEN_USAGES),
+                                   groups=params.get("groups", (C.DEFAULT_TOKEN_GROUP,)))
+
+
+def _run_token(fs, api, params: dict) -> dict:
     before_ids = token_ids(api)
     if params.get("state", "present") == "absent":
         result = token_absent(api, params["token"])

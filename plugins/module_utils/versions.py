@@ -88,8 +88,21 @@ def behaviour(minor: int) -> Minor:
     return MINORS[0] if minor < MINORS[0].minor else MINORS[-1]
 
 
-LABEL_RE = re.compile(r"^((latest|stable)+(-[1-9](\.[1-9]([0-9])?)?)?)$")
-VERSION_RE = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?$")
+# kubeadm's label pattern has `(latest|stable)+`; "stablestable-1.34" then fails at dl.k8s.io. Labels are
+# resolved offline here, so the pattern takes one word. Versions are semver: no leading zeros (v1.034.2).
+LABEL_RE = re.compile(r"^((latest|stable)(-[1-9](\.[1-9]([0-9])?)?)?)$")
+VERSION_RE = re.compile(r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?$")
+# kubeadm feature gates that are gone: when they were removed and what replaces them
+REMOVED_FEATURE_GATES = {
+    "DynamicKubeletConfig": "removed in kubeadm 1.13 (kubernetes#70849); the kubelet's own Dynamic Kubelet "
+                            "Configuration was removed in 1.24: put a KubeletConfiguration document in the config "
+                            "file (kubeadm stores it in the kubelet-config ConfigMap)",
+    "Auditing": "removed in kubeadm 1.13 with the auditPolicy configuration (kubernetes#70807): set the "
+                "kube-apiserver flags audit-policy-file and audit-log-path in apiServer.extraArgs and mount the "
+                "policy with apiServer.extraVolumes",
+    "CoreDNS": "GA in 1.11, hidden in 1.13 and removed in kubeadm 1.18 (kubernetes#87400): CoreDNS is always the "
+               "DNS addon; skip it with dns.disabled: true or skip_phases: [addon/coredns]",
+}
 ALLOWED = ("a version like v1.34.2 or 1.34.2, or a label: stable, stable-1, stable-1.34, "
            "latest, latest-1, latest-1.34 (supported minors 1.%d-1.%d)"
            % (C.MIN_SUPPORTED_MINOR, C.MAX_SUPPORTED_MINOR))

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet, pkiutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, kubeconfigutil, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config, docutil, files, kubeconfig, kubeconfigutil, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
 
@@ -240,17 +240,25 @@ def test_missing_ca_is_an_error(rootfs):
         setup_tree(rootfs, certs=False)
 
 
-def test_server_mismatch_keeps_file_with_warning(rootfs):
+def test_server_change_updates_the_server_and_keeps_credentials(rootfs):
+    """A changed controlPlaneEndpoint (issue 12: kubeadm keeps the old server, which then points at
+    nothing): the server is updated in place, the client certificate and key are kept, and it is said."""
     setup_tree(rootfs)
-    before = snapshot(rootfs)
+    admin_path = os.path.join(rootfs, "etc/kubernetes/admin.conf")
+    before = yaml.safe_load(open(admin_path))
     cfg = config.sample_init_config(paths={"cluster.controlPlaneEndpoint": "lb.example.com"})
     results, writer = setup_tree(rootfs, cfg, certs=False)
-    assert snapshot(rootfs) == before and writer.changed_paths == []
     admin = by_name(results)["admin"]
-    assert admin["action"] == "reused"
-    assert admin["warnings"] == ["/etc/kubernetes/admin.conf points at https://192.0.2.10:6443, expected "
-                                 "https://lb.example.com:6443; kept as it is (kubeadm does the same)"]
+    assert admin["action"] == "updated" and admin["changed"] is True
+    assert admin["warnings"] == ["/etc/kubernetes/admin.conf pointed at https://192.0.2.10:6443; updated to "
+                                 "https://lb.example.com:6443 (the API server endpoint changed), keeping its credentials"]
+    after = yaml.safe_load(open(admin_path))
+    assert after["clusters"][0]["cluster"]["server"] == "https://lb.example.com:6443"
+    assert after["users"] == before["users"]  # the same client certificate and key
+    assert "/etc/kubernetes/scheduler.conf" not in writer.changed_paths  # local endpoint: unchanged
     assert "warnings" not in by_name(results)["scheduler"]
+    again, writer = setup_tree(rootfs, cfg, certs=False)
+    assert writer.changed_paths == [] and by_name(again)["admin"]["action"] == "reused"
 
 
 def test_kubeconfig_for_another_ca_is_an_error(rootfs):
@@ -269,7 +277,7 @@ def test_wrong_identity_or_expired_client_cert_is_reissued(rootfs, openssl, tmp_
     setup_tree(rootfs)
     fs = files.HostFS(rootfs)
     ca = pki.load_ca(fs, config.sample_init_config())
-    key = pkiutil.generate_key("ECDSA-P256")
+    key = pkiutil.generate_key("RSA-2048")  # the cluster's encryptionAlgorithm: the key is kept
     wrong = pkiutil.issue_certificate(ca.cert, ca.key, key, "kubernetes-admin", ["system:masters"])
     text = kubeconfig.render_kubeconfig("https://192.0.2.10:6443", ca.cert_pem, "kubernetes-admin",
                                         pkiutil.cert_to_pem(wrong), pkiutil.key_to_pem(key))
@@ -367,6 +375,6 @@ def test_parse_kubeconfig_reads_the_same_with_libyaml_or_pure_python(rootfs, mon
     setup_tree(rootfs)
     text = open(conf(rootfs, "admin.conf")).read() + "preferences: {colors: 'yes', n: \"0x1F\", s: ~}\n"
     fast = kubeconfig.parse_kubeconfig(text)
-    monkeypatch.setattr(kubeconfigutil, "_SAFE_LOADER", yaml.SafeLoader)
+    monkeypatch.setattr(docutil, "_SAFE_LOADER", yaml.SafeLoader)
     assert kubeconfig.parse_kubeconfig(text) == fast
     assert fast["user_name"] == "kubernetes-admin" and fast["client_key_pem"].startswith(b"-----BEGIN")

@@ -6,7 +6,7 @@ import base64
 import pytest
 import yaml
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfigutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, errors, kubeconfigutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
 
 DOC = {"current-context": "c",
@@ -46,14 +46,14 @@ def test_credentials_through_hostfs(tmp_path):
 
 @pytest.fixture(params=["libyaml", "pure-python"])
 def loader(request, monkeypatch):
-    """Both parsers kubeconfigutil may use: libyaml's (where PyYAML has it) and PyYAML's own."""
+    """Both parsers docutil.parse_yaml (and so kubeconfigutil) may use: libyaml's (where PyYAML has it) and PyYAML's own."""
     if request.param == "pure-python":
-        monkeypatch.setattr(kubeconfigutil, "_SAFE_LOADER", yaml.SafeLoader)
+        monkeypatch.setattr(docutil, "_SAFE_LOADER", yaml.SafeLoader)
     return request.param
 
 
 def test_libyaml_parses_kubeconfigs_where_pyyaml_has_it():
-    assert kubeconfigutil._SAFE_LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+    assert docutil._SAFE_LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
     assert yaml.__with_libyaml__, "PyYAML without libyaml here: the fast path is not tested"
 
 

@@ -387,11 +387,12 @@ def test_extra_args_keep_user_order_with_135400(version, fs):
     ]
     cfg.cluster["apiServer"]["extraArgs"] = user
     fl = flags(render(C.KUBE_APISERVER, cfg, fs))
-    assert fl[:3] == ["--service-account-issuer=https://new.example",
-                      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-                      "--audit-log-maxage=30"]
-    assert fl[3:] == sorted(fl[3:])
-    assert not any(x.startswith("--service-account-issuer=") for x in fl[3:])
+    # kubeadm arguments_test.go "base are sorted and overrides are not": defaults first, then the user's
+    assert fl[-3:] == ["--service-account-issuer=https://new.example",
+                       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                       "--audit-log-maxage=30"]
+    assert fl[:-3] == sorted(fl[:-3])
+    assert not any(x.startswith("--service-account-issuer=") for x in fl[:-3])
 
 
 def test_extra_args_on_etcd_and_scheduler(fs):
@@ -400,9 +401,9 @@ def test_extra_args_on_etcd_and_scheduler(fs):
     cfg.cluster["scheduler"]["extraArgs"] = [{"name": "v", "value": "4"}]
     assert flag_map(render(C.ETCD, cfg, fs))["snapshot-count"] == "5000"
     assert flags(render(C.KUBE_SCHEDULER, cfg, fs))[-1] == "--v=4"
-    cfg = make_cfg(33)  # v1.33.13 has the kubernetes#135400 backport: user args first
-    cfg.cluster["scheduler"]["extraArgs"] = [{"name": "v", "value": "4"}]
-    assert flags(render(C.KUBE_SCHEDULER, cfg, fs))[0] == "--v=4"
+    cfg = make_cfg(33)  # v1.33.13 has the kubernetes#135400 backport: defaults sorted, then user args
+    cfg.cluster["scheduler"]["extraArgs"] = [{"name": "v", "value": "4"}, {"name": "bind-address", "value": "::"}]
+    assert flags(render(C.KUBE_SCHEDULER, cfg, fs))[-2:] == ["--v=4", "--bind-address=::"]
 
 
 @pytest.mark.parametrize("version,keeps", [

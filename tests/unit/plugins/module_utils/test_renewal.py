@@ -270,9 +270,10 @@ def test_static_pods_that_read_renewed_files_restart(tree, names, restarted):
 
 
 def test_rendering_the_manifests_again_keeps_the_restart(tree):
-    """A rerun of init after a renewal neither undoes the restart nor restarts once more."""
+    """A rerun of init after a renewal neither undoes the restart nor restarts once more (the
+    renewal and the rerun read the same configuration: a changed validity period is a change)."""
     fs = HostFS(tree)
-    renewal.renew(fs, Writer(fs), _cfg(), ["all"])
+    renewal.renew(fs, Writer(fs), _cfg("1h0m0s"), ["all"])
     state = _state(tree)
     writer = Writer(fs)
     cfg = _cfg("1h0m0s")
