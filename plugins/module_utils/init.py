@@ -19,8 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     addondns, addonproxy, bootstraptoken, copycerts, initsystem, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki,
-    preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
+    patchtargets, phases, pki, preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
@@ -158,6 +157,7 @@ def run_init(params: dict, check_mode: bool = False) -> dict:
                       plan_kubeconfig=C.kubeconfig_path(C.SUPER_ADMIN_CONF),
                       certificate_key=_certificate_key(cfg, params))
     ctx.warnings.extend(cfg.warnings)
+    patchtargets.check(cfg, ctx.fs)
     phase_report = phases.run(selection, ctx)
     return _result(ctx, phase_report, params, dry_run_dir)
 
@@ -186,6 +186,8 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
                   control_plane_endpoint=endpoint, ca_cert_hash=ca_hash)
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
+    if cfg.patch_manager is not None:
+        result["patches"] = cfg.patch_manager.summary()
     if ctx.certificate_key:
         result["certificate_key"] = ctx.certificate_key
     if report.show_join_command and report.token and ca_hash and not params.get("skip_token_print") \

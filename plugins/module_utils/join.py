@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     apiclient, copycerts, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki, preflight, tlsbootstrap, waitcontrolplane)
+    patchtargets, phases, pki, preflight, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
@@ -67,6 +68,7 @@ def prepare(ctx: JoinContext, sleep=None) -> None:
     except errors.APIError as exc:
         raise _token_rejected(exc, what) from None
     ctx.cfg.adopt_cluster_configuration((cm.get("data") or {}).get(C.KUBEADM_CONFIG_KEY, ""), what)
+    ctx.cfg.patch_manager = config_mod.load_patches(ctx.cfg.join, ctx.cfg.minor)  # targets follow the version
     what = f"ConfigMap {C.KUBE_SYSTEM}/{C.KUBELET_CONFIG_CM}"
     try:
         cm = client.get("ConfigMap", C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM)
@@ -160,7 +162,7 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
         files_result.append({"path": C.KUBELET_INSTANCE_CONFIG_FILE, "changed": writer.write(
             C.KUBELET_INSTANCE_CONFIG_FILE, instance, C.MODE_KUBELET_FILE)})
     files_result.append({"path": C.KUBELET_CONFIG_FILE, "changed": writer.write(
-        C.KUBELET_CONFIG_FILE, _node_kubelet_config(ctx, instance is not None), C.MODE_KUBELET_FILE)})
+        C.KUBELET_CONFIG_FILE, kubelet.node_config_yaml(cfg, ctx.kubelet_config_text), C.MODE_KUBELET_FILE)})
     env = kubelet.flags_env(cfg, register_taints=not cfg.control_plane)
     files_result.append({"path": C.KUBELET_FLAGS_ENV_FILE,
                          "changed": writer.write(C.KUBELET_FLAGS_ENV_FILE, env, C.MODE_KUBELET_FILE)})
@@ -200,13 +202,6 @@ def _kubelet_server(ctx: JoinContext) -> str:
     return ctx.discovered.server
 
 
-def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
-    text = ctx.kubelet_config_text
-    if not instance:
-        return text
-    doc = yaml.safe_load(text) or {}
-    doc["containerRuntimeEndpoint"] = kubelet.cri_socket(ctx.cfg)
-    return to_yaml(doc)
 
 
 def _etcd(ctx: JoinContext, _subs) -> None:
@@ -321,9 +316,7 @@ def etcd_join(ctx: JoinContext) -> None:
         ctx.log.objects.append(member_id)
         ctx.log.diff(member_id, "", to_yaml({"name": cfg.node_name, "peerURLs": [peer], "isLearner": True}))
     initial = (None if added["changed"] else _existing_initial_cluster(ctx)) or added["initial_cluster"]
-    pod = manifests.static_pod(C.ETCD, cfg, ctx.fs)
-    pod["spec"]["containers"][0]["command"] = manifests.etcd_command(
-        cfg, initial_cluster=initial, initial_cluster_state="existing")
+    pod = manifests.static_pod(C.ETCD, cfg, ctx.fs, initial_cluster=initial)
     ctx.writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     path = C.manifest_path(C.ETCD)
     ctx.report.manifests.append({"name": C.ETCD, "path": path,
@@ -379,6 +372,7 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     ctx.warnings.extend(cfg.warnings)
     prepare(ctx, sleep=sleep)
     ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
+    patchtargets.check(cfg, ctx.fs)
     phase_report = phases.run(selection, ctx)
     return _result(ctx, phase_report, dry_run_dir)
 
@@ -401,6 +395,8 @@ def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
     })
     if report.csr:
         result["csr"] = report.csr
+    if cfg.patch_manager is not None:
+        result["patches"] = cfg.patch_manager.summary()
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
     return result

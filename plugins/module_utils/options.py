@@ -128,6 +128,7 @@ OPTIONS = (
     Option("encryption_algorithm", (INIT,), "cluster", "encryptionAlgorithm", choices=C.ENCRYPTION_ALGORITHMS),
     Option("certificate_validity_period", (INIT,), "cluster", "certificateValidityPeriod"),
     Option("ca_certificate_validity_period", (INIT,), "cluster", "caCertificateValidityPeriod"),
+    Option("patches", (INIT,), "init", "patches.directory", type="path"),
     Option("skip_token_print", (INIT,), type="bool", default=False),
     Option("upload_certs", (INIT,), type="bool", default=False),
     # --- kubeadm_join: JoinConfiguration (token first: the specific tokens below win) ----------------
@@ -156,6 +157,7 @@ OPTIONS = (
            unset=_EMPTY_IS_UNSET),
     Option("control_plane", (JOIN,), "join", type="bool", default=False, apply=_control_plane),
     Option("dry_run", (JOIN,), "join", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("patches", (JOIN,), "join", "patches.directory", type="path", unset=_EMPTY_IS_UNSET),
     Option("tls_bootstrap_mode", (JOIN,), choices=TLS_BOOTSTRAP_MODES, default="kubelet"),
     Option("wait_for_kubelet", (JOIN,), type="bool", default=False),
     # --- kubeadm_token / kubeadm_token_info ---------------------------------------------------------------

@@ -20,7 +20,8 @@ INIT = dict(
     token=dict(type="str", no_log=True), token_ttl=dict(type="str", no_log=False),
     upload_certs=dict(type="bool", default=False), certificate_key=dict(type="str", no_log=True),
     encryption_algorithm=dict(type="str", choices=ALGORITHMS), certificate_validity_period=dict(type="str"),
-    ca_certificate_validity_period=dict(type="str"), rootfs=dict(type="path", default="/"))
+    ca_certificate_validity_period=dict(type="str"), rootfs=dict(type="path", default="/"),
+    patches=dict(type="path"))
 JOIN = dict(
     api_server_endpoint=dict(type="str"), token=dict(type="str", no_log=True),
     discovery_token=dict(type="str", no_log=True), tls_bootstrap_token=dict(type="str", no_log=True),
@@ -33,7 +34,7 @@ JOIN = dict(
     apiserver_advertise_address=dict(type="str"), apiserver_bind_port=dict(type="int"),
     tls_bootstrap_mode=dict(type="str", choices=["kubelet", "module"], default="kubelet"),
     wait_for_kubelet=dict(type="bool", default=False), rootfs=dict(type="path", default="/"),
-    dry_run=dict(type="bool"))
+    dry_run=dict(type="bool"), patches=dict(type="path"))
 TOKEN = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"), token=dict(type="str", no_log=True),
     ttl=dict(type="str", default="24h0m0s"),
