@@ -19,7 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     addondns, addonproxy, bootstraptoken, copycerts, initsystem, kubeconfig, kubelet, manifests, markcontrolplane,
-    patchtargets, phases, pki, preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
+    patchtargets, phases, pki, preflight, pubkeypin, rbac, tokens, upgradepolicy, uploadconfig, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
@@ -146,6 +146,8 @@ PHASES = (
 def run_init(params: dict, check_mode: bool = False) -> dict:
     """Validate everything, then run the selected phases. Returns the module result."""
     cfg = config_mod.build_init_config(params)
+    # before anything is written: the version of a running control plane is kubeadm_upgrade's to change
+    upgradepolicy.guard_existing_control_plane(cfg, HostFS(params.get("rootfs") or "/"))
     dry_run_dir = None
     if cfg.init.get("dryRun"):
         # Like kubeadm: files go to a fresh temporary directory, the API is only read.
