@@ -17,7 +17,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, poll, tlsutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, pki, poll, tlsutil
 
 
 class EtcdError(errors.KubebootError):
@@ -256,3 +257,20 @@ def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: 
         return EtcdError(f"timed out after {timeout:g}s promoting the etcd learner {peer_url}: "
                          f"{last.args[0] if last else ''}")
     return poll.wait_for(attempt, timeout, interval, retry_on=(), on_timeout=timed_out, sleep=sleep)
+
+
+def healthcheck_client(cfg, fs, endpoints, **kwargs) -> Client:
+    """A client with this node's etcd healthcheck-client identity (files read through fs, HostFS or
+    a check-mode PendingView)."""
+    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
+    return Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
+                             pki.key_path(cfg, base), read=_reader(fs), **kwargs)
+
+
+def _reader(fs):
+    def read(path: str) -> bytes:
+        data = fs.read_bytes(path)
+        if data is None:
+            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
+        return data
+    return read

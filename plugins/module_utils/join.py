@@ -15,7 +15,6 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
@@ -273,26 +272,9 @@ def etcd_endpoints(ctx: JoinContext) -> list:
     return urls
 
 
-def _existing_initial_cluster(ctx: JoinContext):
-    text = ctx.fs.read_text(C.manifest_path(C.ETCD))
-    if not text:
-        return None
-    try:
-        command = yaml.safe_load(text)["spec"]["containers"][0]["command"]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return None
-    args = dict(a[2:].split("=", 1) for a in command if a.startswith("--") and "=" in a)
-    if args.get("initial-cluster-state") != "existing":
-        return None
-    return args.get("initial-cluster")
-
-
 def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
     """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
-    cfg = ctx.cfg
-    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
-    return etcd.Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
-                                  pki.key_path(cfg, base), read=_reader(ctx.fs), **kwargs)
+    return etcd.healthcheck_client(ctx.cfg, ctx.fs, endpoints, **kwargs)
 
 
 def etcd_join(ctx: JoinContext) -> None:
@@ -315,7 +297,7 @@ def etcd_join(ctx: JoinContext) -> None:
         member_id = f"EtcdMember/{cfg.node_name}"
         ctx.log.objects.append(member_id)
         ctx.log.diff(member_id, "", to_yaml({"name": cfg.node_name, "peerURLs": [peer], "isLearner": True}))
-    initial = (None if added["changed"] else _existing_initial_cluster(ctx)) or added["initial_cluster"]
+    initial = (None if added["changed"] else manifests.existing_initial_cluster(ctx.fs)) or added["initial_cluster"]
     pod = manifests.static_pod(C.ETCD, cfg, ctx.fs, initial_cluster=initial)
     ctx.writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     path = C.manifest_path(C.ETCD)
@@ -336,15 +318,6 @@ def etcd_join(ctx: JoinContext) -> None:
             ctx.log.objects.append(f"EtcdMember/{cfg.node_name}")
     ctx.api_result(result)
     ctx.report.etcd = result
-
-
-def _reader(fs):
-    def read(path: str) -> bytes:
-        data = fs.read_bytes(path)
-        if data is None:
-            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
-        return data
-    return read
 
 
 PHASES = (

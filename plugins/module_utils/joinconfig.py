@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 import socket
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     docutil, netutil, options, pubkeypin, tokens, validators)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    Builder, convert_v1beta3, default_cluster_configuration, default_join_configuration, load_documents)
+    Builder, cluster_configuration_from_text, default_cluster_configuration, default_join_configuration,
+    load_documents)
 
 TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
 # module-only options (not part of kubeadm's config API)
@@ -58,21 +57,7 @@ class JoinConfig(InitConfig):
 
     def adopt_cluster_configuration(self, text: str, source: str = "kubeadm-config") -> None:
         """Replace `cluster` with the ClusterConfiguration stored in the cluster (YAML text)."""
-        try:
-            doc = yaml.safe_load(text) if text else None
-        except yaml.YAMLError as exc:
-            raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({exc})") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
-        if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-            doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
-        version = str(doc.get("kubernetesVersion") or "")
-        if not re.match(r"\Av\d+\.\d+\.\d+", version):
-            raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
-        defaults = default_cluster_configuration()
-        if "external" in (doc.get("etcd") or {}):
-            defaults["etcd"] = {}
-        self.cluster = docutil.deep_merge(defaults, doc)
+        self.cluster = cluster_configuration_from_text(text, source)
         self.cluster_from_api = True
 
 

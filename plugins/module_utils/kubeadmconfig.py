@@ -16,6 +16,7 @@ Config files are paths on the managed node as the user gives them, read through
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
@@ -109,6 +110,44 @@ def default_join_configuration() -> dict:
     }
 
 
+def default_upgrade_configuration() -> dict:
+    """UpgradeConfiguration v1beta4 with kubeadm's defaults (apply, node, plan, diff, timeouts)."""
+    common = {"certificateRenewal": True, "dryRun": False, "etcdUpgrade": True, "ignorePreflightErrors": [],
+              "imagePullPolicy": "IfNotPresent", "imagePullSerial": True, "patches": {"directory": ""},
+              "skipPhases": []}
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "UpgradeConfiguration",
+        "apply": dict(copy.deepcopy(common), kubernetesVersion="", allowExperimentalUpgrades=False,
+                      allowRCUpgrades=False, forceUpgrade=False, printConfig=False),
+        "node": copy.deepcopy(common),
+        "plan": {"kubernetesVersion": "", "allowExperimentalUpgrades": False, "allowRCUpgrades": False,
+                 "dryRun": False, "ignorePreflightErrors": [], "printConfig": False, "etcdUpgrade": True},
+        "diff": {"kubernetesVersion": "", "contextLines": 3},
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
+def cluster_configuration_from_text(text: str, source: str = "kubeadm-config") -> dict:
+    """The ClusterConfiguration stored in the cluster (kube-system/kubeadm-config), defaulted:
+    v1beta3 converted, kubernetesVersion required to be resolved (vX.Y.Z)."""
+    try:
+        doc = yaml.safe_load(text) if text else None
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({errors.yaml_problem(exc)})") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
+    if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
+        doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
+    version = str(doc.get("kubernetesVersion") or "")
+    if not re.match(r"\Av\d+\.\d+\.\d+", version):
+        raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
+    defaults = default_cluster_configuration()
+    if "external" in (doc.get("etcd") or {}):
+        defaults["etcd"] = {}
+    return docutil.deep_merge(defaults, doc)
+
+
 # --- the kinds and who reads them ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -129,7 +168,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
     Kind("ResetConfiguration", KUBEADM_APIS),
-    Kind("UpgradeConfiguration", KUBEADM_APIS),
+    Kind("UpgradeConfiguration", (C.KUBEADM_API_V1BETA4,), default_upgrade_configuration),
     Kind("KubeletConfiguration", (C.KUBELET_API,)),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
 )}
@@ -137,6 +176,7 @@ KINDS = {kind.name: kind for kind in (
 READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
+    "upgrade": ("UpgradeConfiguration",),
 }
 
 

@@ -161,8 +161,11 @@ class _Plan:
     warning: Optional[str] = None
 
 
-def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
-    """Write (or keep) the kubeconfig files of `kubeadm init phase kubeconfig`."""
+def ensure_kubeconfigs(cfg, fs, writer, only=None, renew: bool = False) -> list:
+    """Write (or keep) the kubeconfig files of `kubeadm init phase kubeconfig`.
+
+    renew: a file that would be kept gets a new client certificate for its own key (action
+    "renewed"; `kubeadm certs renew <name>.conf`); nothing is renewed without the CA key."""
     now = pkiutil.now_utc()
     names = selected(only)
     ca_path = pki.cert_path(cfg, C.CA_BASE)
@@ -184,6 +187,8 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
             problems.append(f"{plan.path}: {plan.reason}")
         elif plan.reason and plan.text is not None:
             plan.action, plan.warning = "reissued", None
+        elif renew and plan.action == "reused" and not external:
+            plan.action, plan.reason = "renewed", "renewal"
         plans.append(plan)
     if problems:
         raise PKIError(f"external CA mode ({pki.key_path(cfg, C.CA_BASE)} absent): these kubeconfig "
@@ -191,13 +196,13 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
                        f"{'; '.join(problems)}. Provide them, or provide the CA key.")
 
     algorithm = pki.encryption_algorithm(cfg)
-    todo = [p for p in plans if p.action in ("created", "reissued")]
+    todo = [p for p in plans if p.action in ("created", "reissued", "renewed")]
     pool = pkiutil.generate_keys(algorithm, sum(1 for p in todo if p.key is None))
     validity = pki.validity(cfg)
 
     results = []
     for plan in plans:
-        if plan.action in ("created", "reissued"):
+        if plan.action in ("created", "reissued", "renewed"):
             if plan.key is None:
                 plan.key = pool.pop()
             orgs = list(plan.spec.organizations)
@@ -210,7 +215,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
         action = "external" if external else plan.action
         result = {"name": plan.spec.name, "path": plan.path, "expires": pkiutil.iso(pkiutil.not_after(plan.cert)),
                   "changed": bool(changed), "action": action}
-        if plan.reason and plan.action == "reissued":
+        if plan.reason and plan.action in ("reissued", "renewed"):
             result["reason"] = plan.reason
         if plan.warning:
             result["warnings"] = [plan.warning]
@@ -248,5 +253,5 @@ def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     plan.cert = cert
     if plan.reason is None:
         plan.action = "reused"
-    elif pkiutil.check_pair(cert, key):
-        plan.key = key  # re-issue with the key already in the file
+    if pkiutil.check_pair(cert, key):
+        plan.key = key  # a re-issue or renewal keeps the key already in the file

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, patches, pki, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
@@ -406,3 +407,20 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})
     return results
+
+
+def manifest_flags(fs, component: str) -> dict:
+    """--flag=value pairs of the command of a static Pod manifest on this node ({} when absent)."""
+    text = fs.read_text(C.manifest_path(component))
+    try:
+        command = yaml.safe_load(text)["spec"]["containers"][0]["command"] if text else []
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        return {}
+    return dict(a[2:].split("=", 1) for a in command or [] if isinstance(a, str) and a.startswith("--") and "=" in a)
+
+
+def existing_initial_cluster(fs):
+    """--initial-cluster of this node's etcd manifest when it joined an existing cluster, else None
+    (etcd reads it only when its data directory is new; kept so a rewrite changes nothing else)."""
+    flags = manifest_flags(fs, C.ETCD)
+    return flags.get("initial-cluster") if flags.get("initial-cluster-state") == "existing" else None

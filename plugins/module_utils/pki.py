@@ -295,8 +295,12 @@ def _plan_leaf(fs, cfg, spec: CertSpec, ca: CAState, now) -> _Leaf:
     return leaf
 
 
-def ensure_certificates(cfg, fs, writer, only=None) -> list:
-    """Run kubeadm's certs phases; returns one result per certificate (and sa)."""
+def ensure_certificates(cfg, fs, writer, only=None, renew: bool = False) -> list:
+    """Run kubeadm's certs phases; returns one result per certificate (and sa).
+
+    renew: every leaf that would be kept is re-issued from its CA with its own key and a new
+    validity (action "renewed"), as `kubeadm certs renew` and `kubeadm upgrade` do; CAs, the
+    service-account key and certificates of an external CA are never touched."""
     now = now_utc()
     algorithm = encryption_algorithm(cfg)
     names = selected_phases(cfg, only)
@@ -321,6 +325,10 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
 
     leaves = [_plan_leaf(fs, cfg, BY_NAME[n], cas[BY_NAME[n].ca], now)
               for n in names if n != SA_PHASE and not BY_NAME[n].is_ca]
+    if renew:
+        for leaf in leaves:
+            if leaf.action == "reused":
+                leaf.action, leaf.reason = "renewed", "renewal"
     problems = [leaf for leaf in leaves if leaf.action == "external" and leaf.reason]
     if problems:
         details = "; ".join(
@@ -370,7 +378,7 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
             continue
         leaf = by_leaf[name]
         ca = cas[spec.ca]
-        if leaf.action in ("created", "reissued"):
+        if leaf.action in ("created", "reissued", "renewed"):
             if leaf.key is None:
                 leaf.key = pool.pop()
                 leaf.key_pem = key_to_pem(leaf.key)
@@ -381,7 +389,7 @@ def ensure_certificates(cfg, fs, writer, only=None) -> list:
         changed = writer.write(keyfile, leaf.key_pem, C.MODE_KEY, secret=True)
         changed |= writer.write(crt, leaf.cert_pem, C.MODE_CERT)
         result = _result(name, crt, leaf.cert, changed, leaf.action)
-        if leaf.action == "reissued":
+        if leaf.action in ("reissued", "renewed"):
             result["reason"] = leaf.reason
         if leaf.warnings:
             result["warnings"] = leaf.warnings
