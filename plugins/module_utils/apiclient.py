@@ -50,8 +50,10 @@ _RESOURCES = {
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def resource_path(kind: str, name: str = "", namespace: str = "", api_version: str = "") -> str:
-    """URL path of a kind/name (collection path when name is empty)."""
+def resource_path(kind: str, name: str = "", namespace: str = "", api_version: str = "",
+                  all_namespaces: bool = False) -> str:
+    """URL path of a kind/name (collection path when name is empty; across namespaces with
+    all_namespaces)."""
     if kind in _RESOURCES:
         prefix, plural, namespaced = _RESOURCES[kind]
     elif api_version:
@@ -60,7 +62,7 @@ def resource_path(kind: str, name: str = "", namespace: str = "", api_version: s
     else:
         raise errors.KubebootError(f"internal: unknown kind {kind!r}")
     path = prefix
-    if namespaced:
+    if namespaced and not (all_namespaces and not namespace and not name):
         if not namespace:
             raise errors.KubebootError(f"internal: {kind} {name!r} needs a namespace")
         path += "/namespaces/" + urllib.parse.quote(namespace, safe="")
@@ -246,8 +248,8 @@ class Client:
             return None
 
     def list(self, kind: str, namespace: str = "", label_selector: str = "",
-             field_selector: str = "") -> list:
-        result = self.request("GET", resource_path(kind, "", namespace),
+             field_selector: str = "", all_namespaces: bool = False) -> list:
+        result = self.request("GET", resource_path(kind, "", namespace, all_namespaces=all_namespaces),
                               query={"labelSelector": label_selector,
                                      "fieldSelector": field_selector})
         items = result.get("items") or []
@@ -280,6 +282,13 @@ class Client:
             if missing_ok:
                 return False
             raise
+
+    def evict(self, name: str, namespace: str, grace_period=None) -> None:
+        """POST pods/<name>/eviction (policy/v1): 429 while a PodDisruptionBudget forbids it."""
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
+        if grace_period is not None:
+            body["deleteOptions"] = {"gracePeriodSeconds": int(grace_period)}
+        self.request("POST", resource_path("Pod", name, namespace) + "/eviction", body, retry=False)
 
     def healthz(self, path: str = "/healthz") -> bool:
         try:

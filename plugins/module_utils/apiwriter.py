@@ -178,9 +178,11 @@ class ApiWriter:
             return None
         return self.client.get_or_none(kind, name, namespace)
 
-    def list(self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "") -> list:
+    def list(self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "",
+             all_namespaces: bool = False) -> list:
         live = [] if self.offline else self.client.list(
-            kind, namespace, label_selector=label_selector, field_selector=field_selector)
+            kind, namespace, label_selector=label_selector, field_selector=field_selector,
+            all_namespaces=all_namespaces)
         items = {_key(obj): obj for obj in live}
         for key, obj in self._overlay.items():
             if key[0] != kind or (namespace and key[1] != namespace):

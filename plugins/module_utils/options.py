@@ -18,11 +18,14 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
+UPGRADE, NODE = "kubeadm_upgrade", "kubeadm_node"
 PHASE_MODULES = (INIT, JOIN)
 API_MODULES = (TOKEN, TOKEN_INFO)
-ALL = PHASE_MODULES + API_MODULES
+ALL = PHASE_MODULES + API_MODULES + (UPGRADE, NODE)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
+UPGRADE_ACTIONS = ("plan", "apply", "node")
+NODE_STATES = ("drain", "cordon", "uncordon")
 
 
 def _strip(_name: str, value):
@@ -54,6 +57,7 @@ class Option:
     convert: Callable = _strip    # (option, module value) -> config value
     apply: Callable = None        # custom merge: apply(builder, option, value, params)
     unset: tuple = (None,)        # module values that mean "not given"
+    required: bool = False
 
     def spec(self) -> dict:
         out = {"type": self.type}
@@ -67,6 +71,8 @@ class Option:
             out["default"] = list(self.default) if isinstance(self.default, tuple) else self.default
         if self.aliases:
             out["aliases"] = list(self.aliases)
+        if self.required:
+            out["required"] = True
         return out
 
 
@@ -92,6 +98,17 @@ def _join_token(builder, option, value, params) -> None:
             continue
         builder.put(option.doc, path, str(value).strip())
         builder.sources[(option.doc, path)] = option.name
+
+
+def _upgrade_section(builder, option, value, params) -> None:
+    """kubeadm_upgrade: the option lands in the action's part of the UpgradeConfiguration (apply.*,
+    node.*, plan.*); one that the action does not have is ignored with a warning."""
+    action = params.get("action") or "plan"
+    section = builder.docs["upgrade"][action]
+    if option.path.split(".", 1)[0] not in section:
+        builder.warnings.append(f"option {option.name} does not apply to action {action} and was ignored")
+        return
+    builder.override(option.name, "upgrade", f"{action}.{option.path}", option.convert(option.name, value))
 
 
 def _control_plane(builder, option, value, _params) -> None:
@@ -160,6 +177,34 @@ OPTIONS = (
     Option("patches", (JOIN,), "join", "patches.directory", type="path", unset=_EMPTY_IS_UNSET),
     Option("tls_bootstrap_mode", (JOIN,), choices=TLS_BOOTSTRAP_MODES, default="kubelet"),
     Option("wait_for_kubelet", (JOIN,), type="bool", default=False),
+    # --- kubeadm_upgrade: UpgradeConfiguration (the action's part: apply.*, node.*, plan.*) ----------------
+    Option("action", (UPGRADE,), choices=UPGRADE_ACTIONS, default="plan"),
+    Option("kubernetes_version", (UPGRADE,), "upgrade", "kubernetesVersion", apply=_upgrade_section),
+    Option("certificate_renewal", (UPGRADE,), "upgrade", "certificateRenewal", type="bool", apply=_upgrade_section),
+    Option("etcd_upgrade", (UPGRADE,), "upgrade", "etcdUpgrade", type="bool", apply=_upgrade_section),
+    Option("force", (UPGRADE,), "upgrade", "forceUpgrade", type="bool", apply=_upgrade_section),
+    Option("allow_experimental_upgrades", (UPGRADE,), "upgrade", "allowExperimentalUpgrades", type="bool",
+           apply=_upgrade_section),
+    Option("allow_release_candidate_upgrades", (UPGRADE,), "upgrade", "allowRCUpgrades", type="bool",
+           apply=_upgrade_section),
+    Option("ignore_preflight_errors", (UPGRADE,), "upgrade", "ignorePreflightErrors", type="list", elements="str",
+           convert=_list, apply=_upgrade_section),
+    Option("skip_phases", (UPGRADE,), "upgrade", "skipPhases", type="list", elements="str", convert=_list,
+           apply=_upgrade_section),
+    Option("patches", (UPGRADE,), "upgrade", "patches.directory", type="path", apply=_upgrade_section),
+    Option("config", (UPGRADE,), type="path"),
+    Option("kubeconfig", (UPGRADE,), type="path"),
+    # --- kubeadm_node: cordon / drain / uncordon through the API ------------------------------------------
+    Option("name", (NODE,), required=True),
+    Option("state", (NODE,), choices=NODE_STATES, default="drain"),
+    Option("ignore_daemonsets", (NODE,), type="bool", default=True),
+    Option("delete_emptydir_data", (NODE,), type="bool", default=False),
+    Option("force", (NODE,), type="bool", default=False),
+    Option("disable_eviction", (NODE,), type="bool", default=False),
+    Option("grace_period", (NODE,), type="int"),
+    Option("timeout", (NODE,), type="int", default=300),
+    Option("wait_ready", (NODE,), type="bool", default=False),
+    Option("kubelet_version", (NODE,)),
     # --- kubeadm_token / kubeadm_token_info ---------------------------------------------------------------
     Option("state", (TOKEN,), choices=("present", "absent"), default="present"),
     Option("token", (TOKEN,), secret=True),
@@ -173,8 +218,8 @@ OPTIONS = (
     Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
     # --- shared ------------------------------------------------------------------------------------------
     Option("config", PHASE_MODULES, type="path"),
-    Option("kubeconfig", API_MODULES, type="path", default=DEFAULT_KUBECONFIG),
-    Option("api_timeout", API_MODULES, type="int", default=60),
+    Option("kubeconfig", API_MODULES + (NODE,), type="path", default=DEFAULT_KUBECONFIG),
+    Option("api_timeout", API_MODULES + (NODE,), type="int", default=60),
     Option("rootfs", ALL, type="path", default="/"),
 )
 

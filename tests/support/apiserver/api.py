@@ -428,6 +428,26 @@ class APIServer:
                 raise
         raise conflict(res, name)
 
+    def evict(self, res: R.Resource, ns, name, dry_run: bool = False) -> dict:
+        """pods/eviction (policy/v1 Eviction): 429 while a PodDisruptionBudget selecting the Pod allows
+        no disruption (maxUnavailable 0, or minAvailable >= the Pods it selects), else the Pod is deleted."""
+        pod = self.get(res, ns, name)
+        labels = pod.get("metadata", {}).get("labels") or {}
+        pods = self.list(res, ns)["items"]
+        for pdb in self.list(self.res("poddisruptionbudgets"), ns)["items"]:
+            spec = pdb.get("spec") or {}
+            wanted = (spec.get("selector") or {}).get("matchLabels") or {}
+            if not wanted or any(labels.get(k) != v for k, v in wanted.items()):
+                continue
+            selected = [p for p in pods if all((p.get("metadata", {}).get("labels") or {}).get(k) == v
+                                               for k, v in wanted.items())]
+            if spec.get("maxUnavailable") == 0 or (
+                    isinstance(spec.get("minAvailable"), int) and spec["minAvailable"] >= len(selected)):
+                raise StatusError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
+                                  "disruption budget.", _details(res, name))
+        self.delete(res, ns, name, dry_run)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
+
     def delete(self, res: R.Resource, ns, name, dry_run: bool = False) -> dict:
         if res.plural == "namespaces" and name in PROTECTED_NAMESPACES:
             raise StatusError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may '
@@ -633,6 +653,8 @@ class APIServer:
             listed = self.list(res, ns, q.get("labelSelector"), q.get("fieldSelector"))
             return 200, (tables.to_table(res.plural, listed) if tables.wants_table(headers.get("Accept"))
                          else listed)
+        if verb == "create" and req.subresource == "eviction":
+            return 201, self.evict(res, ns, name, dry_run)
         if verb == "create":
             created = self.create(res, ns, obj, user, dry_run)
             return 201, created

@@ -42,7 +42,7 @@ RESOURCES = [
     Resource(CORE, "v1", "serviceaccounts", "ServiceAccount", True, ("sa",)),
     Resource(CORE, "v1", "services", "Service", True, ("svc",), ("status",)),
     Resource(CORE, "v1", "endpoints", "Endpoints", True, ("ep",)),
-    Resource(CORE, "v1", "pods", "Pod", True, ("po",), ("status",)),
+    Resource(CORE, "v1", "pods", "Pod", True, ("po",), ("status", "eviction")),
     Resource(CORE, "v1", "events", "Event", True, ("ev",)),
     Resource("apps", "v1", "deployments", "Deployment", True, ("deploy",), ("status", "scale")),
     Resource("apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), ("status",)),
@@ -97,6 +97,8 @@ def resource_list(group: str, version: str) -> dict:
             verbs = ["get", "patch", "update"]
             if sub == "finalize":
                 verbs = ["update"]
+            elif sub == "eviction":
+                verbs = ["create"]
             out.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": verbs})
     gv = f"{group}/{version}" if group else version

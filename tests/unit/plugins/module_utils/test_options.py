@@ -50,8 +50,26 @@ TOKEN_INFO = dict(include_secrets=dict(type="bool", default=False),
                   rootfs=dict(type="path", default="/"), api_timeout=dict(type="int", default=60))
 
 
+UPGRADE = dict(
+    action=dict(type="str", choices=["plan", "apply", "node"], default="plan"), kubernetes_version=dict(type="str"),
+    certificate_renewal=dict(type="bool"), etcd_upgrade=dict(type="bool"), force=dict(type="bool"),
+    allow_experimental_upgrades=dict(type="bool"), allow_release_candidate_upgrades=dict(type="bool"),
+    ignore_preflight_errors=dict(type="list", elements="str"), skip_phases=dict(type="list", elements="str"),
+    patches=dict(type="path"), config=dict(type="path"), kubeconfig=dict(type="path"),
+    rootfs=dict(type="path", default="/"))
+NODE = dict(
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["drain", "cordon", "uncordon"], default="drain"),
+    ignore_daemonsets=dict(type="bool", default=True), delete_emptydir_data=dict(type="bool", default=False),
+    force=dict(type="bool", default=False), disable_eviction=dict(type="bool", default=False),
+    grace_period=dict(type="int"), timeout=dict(type="int", default=300), wait_ready=dict(type="bool", default=False),
+    kubelet_version=dict(type="str"), kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
+    api_timeout=dict(type="int", default=60), rootfs=dict(type="path", default="/"))
+
+
 @pytest.mark.parametrize("module, spec", [(options.INIT, INIT), (options.JOIN, JOIN), (options.TOKEN, TOKEN),
-                                          (options.TOKEN_INFO, TOKEN_INFO)])
+                                          (options.TOKEN_INFO, TOKEN_INFO), (options.UPGRADE, UPGRADE),
+                                          (options.NODE, NODE)])
 def test_generated_specs_are_the_hand_written_ones(module, spec):
     assert options.argument_spec(module) == spec
 
