@@ -167,6 +167,8 @@ def run(api, params: dict, sleep=time.sleep) -> dict:
     mark = api.mark()
     timeout = float(params.get("timeout") or 300)
     result = {"name": name, "state": state, "cordoned": False, "evicted": [], "skipped": []}
+    if params.get("wait_ready") or params.get("kubelet_version"):  # before the Node is changed
+        result["node"] = wait_node(api, name, timeout, (params.get("kubelet_version") or "").strip(), sleep)
     if state == "drain":
         result.update(drain(api, name, ignore_daemonsets=params.get("ignore_daemonsets", True),
                             delete_emptydir_data=bool(params.get("delete_emptydir_data")),
@@ -176,8 +178,6 @@ def run(api, params: dict, sleep=time.sleep) -> dict:
         result["cordoned"] = set_unschedulable(api, name, True)
     else:
         result["uncordoned"] = set_unschedulable(api, name, False)
-    if params.get("wait_ready") or params.get("kubelet_version"):
-        result["node"] = wait_node(api, name, timeout, (params.get("kubelet_version") or "").strip(), sleep)
     result.update(api.result(mark))
     return result
 

@@ -82,7 +82,7 @@ def prepare(ctx: UpgradeContext) -> None:
     # a worker's kubelet identity reads only its own objects (kubeadm upgrade node needs no more)
     ctx.state = upgradeplan.cluster_state(ctx.api, cfg.current_version) if node.control_plane or \
         cfg.action != "node" else upgradeplan.empty_state(cfg.current_version)
-    ctx.kubelet_version = ctx.state["kubelets"].get(node.name, "")
+    ctx.kubelet_version = ctx.state["kubelets"].get(node.name, "") or _own_kubelet_version(ctx.api, node.name)
     if cfg.action == "apply":
         _enforce(cfg, cfg.current_version, ctx.state)
     elif cfg.action == "node" and node.control_plane:
@@ -90,6 +90,15 @@ def prepare(ctx: UpgradeContext) -> None:
         if running:
             _enforce(cfg, running, ctx.state)
     patchtargets.check(cfg, ctx.fs)
+
+
+def _own_kubelet_version(api, name: str) -> str:
+    """This node's kubelet version from its Node (a worker's kubelet identity may read its own Node)."""
+    try:
+        node = api.get("Node", name)
+    except errors.APIError:
+        return ""
+    return (((node or {}).get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
 
 
 def _enforce(cfg, current: str, state: dict) -> None:

@@ -15,7 +15,7 @@ description:
     Mirror Pods of static Pods are left alone, and DaemonSet Pods with O(ignore_daemonsets=true).
   - Pods that would be lost - without a controller, or with C(emptyDir) data - are refused unless O(force) or
     O(delete_emptydir_data) allows them; all of them are named in one error before anything is evicted.
-  - O(wait_ready) / O(kubelet_version) then wait until the Node is Ready (and its kubelet reports that version).
+  - O(wait_ready) / O(kubelet_version) first wait until the Node is Ready (and its kubelet reports that version), then change it.
   - Idempotent - a cordoned Node without Pods to evict reports C(changed=false).
 author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:

@@ -226,6 +226,7 @@ def _worker(cp, version_flags: str) -> str:
             handle.write(text)
     cp.admin.create({"apiVersion": "v1", "kind": "Node", "metadata": {
         "name": "w1", "annotations": {"kubeadm.alpha.kubernetes.io/cri-socket": "unix:///run/containerd/containerd.sock"}}})
+    cp.set_node_status("w1", "v1.33.13")
     return rootfs
 
 
@@ -240,6 +241,7 @@ def test_node_on_a_worker_writes_its_kubelet_config_and_drops_what_the_version_n
     result = run_upgrade({"rootfs": worker, "action": "node", "kubernetes_version": "v1.34.10",
                           "patches": os.path.join(worker, "patches")})
     assert result["control_plane"] is False and result["node_name"] == "w1"
+    assert result["kubelet_version"] == "v1.33.13", "the worker's own Node was not read"  # upgrade.yml restarts on it
     assert result["phases"]["run"] == ["preflight", "control-plane", "kubelet-config", "addon/coredns",
                                        "addon/kube-proxy", "post-upgrade"]
     read = lambda path: open(os.path.join(worker, path), encoding="utf-8").read()  # noqa: E731
