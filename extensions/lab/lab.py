@@ -19,6 +19,7 @@ rootfs, wheels, collections); nothing in /etc is touched except the Debian packa
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import fcntl
 import glob
@@ -52,6 +53,8 @@ LABEL = "kubeboot.lab=" + (LAB_NAME or "1")
 NODES = {PREFIX + "cp1": ["kube_control_plane", "etcd"], PREFIX + "w1": ["kube_node"], PREFIX + "w2": ["kube_node"]}
 # The lab deploys this minor and can upgrade to the next one (packages are built for both).
 LAB_MINORS = (36, 37)
+# The cluster's pod network (the collection's default; the flannel ConfigMap must carry it).
+LAB_POD_CIDR = "10.244.0.0/16"
 # The podman connection plugin and the profile_tasks callback (from the PyPI ansible wheel).
 LAB_COLLECTIONS = ["containers.podman", "ansible.posix"]
 HOST_PACKAGES = ("podman", "runc", "debootstrap", "python3-venv", "openssl", "make", "git", "iptables")
@@ -421,9 +424,17 @@ def extra_workers() -> list:
 RECAP_RE = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
+# What of a -vvv run is printed; everything goes to the logs, which `check` scans for secrets.
+SHOWN = re.compile(r"^(PLAY |TASK |RUNNING HANDLER|ok: |changed: |skipping: |fatal: |failed: |\.\.\.ignoring|"
+                   r"\[WARNING|\[ERROR|\[DEPRECATION|\S+\s+: ok=|[A-Za-z].* -{3,} [0-9.]+s$|=+ ?$|\w+day \d\d)")
+RESULT_JSON = re.compile(r" => \{$")  # -vvv's result follows in the log only
+
+
 def playbook(limit=None, check=False, path=None, extra_vars=None, tags=None) -> dict:
-    """ansible-playbook of `path` (default the lab's play: site.yml) over the lab inventory; the recap."""
-    argv = ["ansible-playbook", "-i", inventory(extra_workers()), path or os.path.join(HERE, "site-lab.yml")]
+    """ansible-playbook -vvv of `path` (default the lab's play: site.yml) over the lab inventory; the
+    recap. The full -vvv output goes to lab/last-playbook.log and ANSIBLE_LOG_PATH (lab/ansible.log),
+    both scanned for secrets by `check`; the terminal gets the usual summary lines."""
+    argv = ["ansible-playbook", "-vvv", "-i", inventory(extra_workers()), path or os.path.join(HERE, "site-lab.yml")]
     if limit:
         argv += ["--limit", limit]
     if check:
@@ -432,20 +443,26 @@ def playbook(limit=None, check=False, path=None, extra_vars=None, tags=None) -> 
         argv += ["--tags", tags]
     for key, value in (extra_vars or {}).items():
         argv += ["-e", json.dumps({key: value})]
-    lab_env = dict(env(), ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"))
+    lab_env = dict(env(), ANSIBLE_CONFIG=os.path.join(HERE, "ansible.cfg"),
+                   ANSIBLE_LOG_PATH=os.path.join(STATE, "ansible.log"))
     print("+ " + " ".join(argv), flush=True)
     log_path = os.path.join(STATE, "last-playbook.log")
-    with open(log_path, "w", encoding="utf-8") as log:
+    with open(log_path, "w", encoding="utf-8") as log, \
+            open(os.path.join(STATE, "all-playbooks.log"), "a", encoding="utf-8") as every:
         proc = subprocess.Popen(argv, env=lab_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         output = []
         for line in proc.stdout:
-            sys.stdout.write(line)
+            if SHOWN.match(line) or line.startswith(("fatal", "failed")):
+                sys.stdout.write(RESULT_JSON.sub("", line))
             log.write(line)
+            every.write(line)
             output.append(line)
         proc.wait()
     recap = {m.group(1): {"ok": int(m.group(2)), "changed": int(m.group(3)), "unreachable": int(m.group(4)),
                           "failed": int(m.group(5))} for m in RECAP_RE.finditer("".join(output))}
     if proc.returncode != 0:
+        tail = "".join(line for line in output[-60:] if not SHOWN.match(line))[-3000:]
+        print(tail, flush=True)
         raise LabError(f"ansible-playbook exited {proc.returncode} (log: {os.path.relpath(log_path, REPO)})")
     return recap
 
@@ -538,6 +555,13 @@ def check(idempotent=False) -> None:
         namespace, name = item.split("/")
         kubectl("get", "configmap", "-n", namespace, name, "-o", "name")
     print("configmaps kubeadm-config, cluster-info, kubelet-config: present")
+    net_conf = json.loads(kubectl("get", "configmap", "-n", "kube-flannel", "kube-flannel-cfg", "-o", "json").stdout)
+    network = json.loads(net_conf["data"]["net-conf.json"])["Network"]
+    kubectl("get", "daemonset", "-n", "kube-flannel", "kube-flannel-ds", "-o", "name")
+    if network != LAB_POD_CIDR:
+        raise LabError(f"flannel's net-conf.json has Network {network}, wanted the pod CIDR {LAB_POD_CIDR}")
+    print(f"CNI: DaemonSet kube-flannel/kube-flannel-ds, net-conf.json Network {network}")
+    secrets_scan(names)
     if idempotent:
         last = last_run()
         changed = {host: r["changed"] for host, r in last.get("recap", {}).items()}
@@ -545,6 +569,48 @@ def check(idempotent=False) -> None:
             raise LabError(f"the rerun was not idempotent: changed per host {changed}")
         print(f"rerun idempotent: changed=0 on {', '.join(sorted(changed))}")
     print("lab check: OK")
+
+
+KEY_FILES = ("find /etc/kubernetes /var/lib/kubelet/pki -xdev -type f \\( -name '*.key' -o -name '*.pem' "
+             "-o -name '*.conf' \\) 2>/dev/null")
+
+
+def cluster_secrets(names) -> dict:
+    """What must never be in a log: bootstrap token secrets (from the API) and a fingerprint line of
+    every private key on the nodes (key files, kubelet pems, keys embedded in kubeconfigs)."""
+    found = {}
+    secrets = json.loads(kubectl("get", "secrets", "-n", "kube-system", "-o", "json").stdout)["items"]
+    for secret in secrets:
+        if secret.get("type") == "bootstrap.kubernetes.io/token":
+            value = base64.b64decode(secret["data"]["token-secret"]).decode()
+            found[f"token {secret['metadata']['name']}"] = value
+    for node in names:
+        for path in node_exec(node, "sh", "-c", KEY_FILES).split():
+            text = node_exec(node, "cat", path, check=False)
+            for key_b64 in re.findall(r"client-key-data:\s*(\S+)", text):
+                text += "\n" + base64.b64decode(key_b64).decode("utf-8", "replace")
+                found[f"{node}:{path} client-key-data"] = key_b64[:64]
+            for body in re.findall(r"-----BEGIN [A-Z ]*PRIVATE KEY-----\n(.+?)\n", text):
+                found[f"{node}:{path} private key"] = body
+    return found
+
+
+def secrets_scan(names) -> None:
+    """No secret of the cluster in any playbook log of this lab (-vvv, --diff, ANSIBLE_LOG_PATH)."""
+    logs = [p for p in (os.path.join(STATE, "all-playbooks.log"), os.path.join(STATE, "ansible.log"))
+            if os.path.exists(p)]
+    if not logs:
+        raise LabError(f"no playbook logs in {os.path.relpath(STATE, REPO)} to scan for secrets (run make lab)")
+    text = "".join(open(p, encoding="utf-8", errors="replace").read() for p in logs)
+    secrets = cluster_secrets(names)
+    leaked = sorted(what for what, value in secrets.items() if value and value in text)
+    if "PRIVATE KEY-----" in text:
+        leaked.append("a PEM private key block")
+    if leaked:
+        raise LabError(f"secrets in the playbook logs ({', '.join(os.path.relpath(p, REPO) for p in logs)}): "
+                       + "; ".join(leaked))
+    size = sum(os.path.getsize(p) for p in logs) // 1024
+    print(f"secrets: none of {len(secrets)} (tokens, private keys) in {len(logs)} -vvv logs ({size} KiB)")
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -610,7 +676,7 @@ def down() -> None:
         podman("rm", "-f", "-t", "2", *names)
     if podman("network", "exists", NETWORK, check=False, quiet=True).returncode == 0:
         podman("network", "rm", NETWORK)
-    for name in ("admin.conf", "last-run.json", "inventory.yml"):
+    for name in ("admin.conf", "last-run.json", "inventory.yml", "all-playbooks.log", "ansible.log"):
         if os.path.exists(os.path.join(STATE, name)):
             os.unlink(os.path.join(STATE, name))
     print("lab removed (the image stays cached)")
@@ -652,7 +718,8 @@ class Lab:
 
     @staticmethod
     def remove_container(name: str) -> None:
-        podman("rm", "-f", "-t", "2", name)
+        """Remove a node's container (if it exists); its Node object stays in the API."""
+        podman("rm", "-f", "-t", "2", "--ignore", name)
 
     control_plane = staticmethod(control_plane_node)
     wait_ready = staticmethod(wait_ready)

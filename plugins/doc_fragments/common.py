@@ -35,6 +35,16 @@ options:
         multi-document file is accepted as is; C(v1beta3) files are converted.
       - Module options override the values of the file (kubeadm refuses the mix; a warning is returned instead).
     type: path
+  config_documents:
+    description:
+      - kubeadm configuration documents given inline instead of (or on top of) O(config) - a list of documents, a
+        multi-document YAML string, or a mapping of kind to document (C(InitConfiguration), C(ClusterConfiguration),
+        C(JoinConfiguration), C(KubeletConfiguration), C(KubeProxyConfiguration)); C(apiVersion) defaults to the
+        kind's newest.
+      - Each document is merged over the file's document of the same kind (mappings merge, lists replace), then
+        the module options apply, as with O(config). Nothing is written to disk for them, so check mode works on a
+        fresh node.
+    type: raw
   dry_run:
     description:
       - Like kubeadm's C(--dry-run) - write every file into a new temporary directory (returned as C(dry_run_dir))

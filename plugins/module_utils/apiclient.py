@@ -45,7 +45,23 @@ _RESOURCES = {
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
     "CertificateSigningRequest": ("/apis/certificates.k8s.io/v1", "certificatesigningrequests", False),
     "Lease": ("/apis/coordination.k8s.io/v1", "leases", True),
+    "CustomResourceDefinition": ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    "PodDisruptionBudget": ("/apis/policy/v1", "poddisruptionbudgets", True),
 }
+
+
+def api_prefix(api_version: str) -> str:
+    return "/api/v1" if api_version == "v1" else "/apis/" + api_version
+
+
+def register_kind(kind: str, api_version: str, plural: str, namespaced: bool) -> None:
+    """Teach resource_path a kind found through discovery (kube_apply's manifests)."""
+    _RESOURCES.setdefault(kind, (api_prefix(api_version), plural, bool(namespaced)))
+
+
+def known_kind(kind: str) -> bool:
+    return kind in _RESOURCES
+
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -57,7 +73,7 @@ def resource_path(kind: str, name: str = "", namespace: str = "", api_version: s
     if kind in _RESOURCES:
         prefix, plural, namespaced = _RESOURCES[kind]
     elif api_version:
-        prefix = "/api/v1" if api_version == "v1" else "/apis/" + api_version
+        prefix = api_prefix(api_version)
         plural, namespaced = kind.lower() + "s", bool(namespace)
     else:
         raise errors.KubebootError(f"internal: unknown kind {kind!r}")

@@ -24,6 +24,7 @@ Secret values never appear in a diff.
 """
 from __future__ import annotations
 
+import base64
 import copy
 from typing import NamedTuple
 
@@ -102,6 +103,19 @@ def merge_patch(target, patch):
             out.pop(key, None)
         else:
             out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+def server_form(obj: dict) -> dict:
+    """The object as the server stores it, for comparing: a Secret's stringData folded into data
+    (base64), as the API server does on every write."""
+    if obj.get("kind") != "Secret" or not obj.get("stringData"):
+        return obj
+    out = copy.deepcopy(obj)
+    data = dict(out.get("data") or {})
+    for key, value in out.pop("stringData").items():
+        data[key] = base64.b64encode(str(value).encode("utf-8")).decode("ascii")
+    out["data"] = data
     return out
 
 
@@ -198,6 +212,7 @@ class ApiWriter:
     # --- operations ---------------------------------------------------------------------------
     def ensure(self, obj: dict) -> Applied:
         """Create, or update when the live object does not contain every wanted field."""
+        obj = server_form(obj)
         wanted = {k: v for k, v in obj.items() if k != "status"}
         for _unused in range(ATTEMPTS):
             live = self._current(obj)

@@ -21,7 +21,8 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     docutil, durations, netutil, options, patches, validators, versions)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, InvalidValue
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    Builder, default_bootstrap_token, default_cluster_configuration, default_init_configuration, load_documents)
+    Builder, default_bootstrap_token, default_cluster_configuration, default_init_configuration, inline_documents,
+    load_documents)
 
 FLAG_OPTIONS = ("upload_certs", "skip_token_print", "config")
 
@@ -114,7 +115,9 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
     """
     params = dict(params or {})
     warnings = []
-    file_docs, moved = load_documents(params["config"], "init", warnings) if params.get("config") else ({}, {})
+    inline = inline_documents(params.get("config_documents"))
+    file_docs, moved = load_documents(params.get("config"), "init", warnings, inline) \
+        if params.get("config") or inline else ({}, {})
     if moved:
         init_doc = file_docs.setdefault("InitConfiguration", {"apiVersion": C.KUBEADM_API_V1BETA4,
                                                               "kind": "InitConfiguration"})

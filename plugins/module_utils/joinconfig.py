@@ -24,8 +24,8 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    Builder, cluster_configuration_from_text, default_cluster_configuration, default_join_configuration,
-    load_documents)
+    INLINE, Builder, cluster_configuration_from_text, convert_v1beta3, default_cluster_configuration,
+    default_join_configuration, inline_documents, load_documents)
 
 TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
 # module-only options (not part of kubeadm's config API)
@@ -72,10 +72,12 @@ def build_join_config(params: dict, default_address=None) -> JoinConfig:
     params = dict(params or {})
     warnings = []
     file_doc = {}
-    if params.get("config"):
-        found, _moved = load_documents(params["config"], "join", warnings)
+    inline = inline_documents(params.get("config_documents"))
+    if params.get("config") or inline:
+        found, _moved = load_documents(params.get("config"), "join", warnings, inline)
         if "JoinConfiguration" not in found:
-            raise ConfigError("config", params["config"], "a file with a JoinConfiguration document")
+            source = ("config", params["config"]) if params.get("config") else (INLINE, "config_documents")
+            raise ConfigError(*source, "a JoinConfiguration document")
         file_doc = {k: v for k, v in found["JoinConfiguration"].items() if k != "_v1beta3"}
     doc = docutil.deep_merge(default_join_configuration(), file_doc)
     doc["timeouts"] = dict(C.DEFAULT_TIMEOUTS, **(file_doc.get("timeouts") or {}))

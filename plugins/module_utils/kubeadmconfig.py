@@ -201,23 +201,69 @@ def read_config_file(path: str) -> list:
     return docs
 
 
-def load_documents(path: str, command: str, warnings: list) -> tuple:
+INLINE = "config_documents"
+
+
+def inline_documents(value) -> list:
+    """Documents a module gets inline (option config_documents): a list of documents, YAML text, or
+    {kind: document} (apiVersion defaults to the kind's newest). Copies; errors name the option."""
+    if value in (None, "", [], {}):
+        return []
+    if isinstance(value, str):
+        try:
+            value = [d for d in yaml.safe_load_all(value) if d is not None]
+        except yaml.YAMLError as exc:
+            raise ConfigError(INLINE, "<YAML>", f"valid YAML: parse error at {errors.yaml_problem(exc)}") from None
+    if isinstance(value, dict) and "kind" not in value:
+        value = [dict(doc, kind=kind) if isinstance(doc, dict) else doc for kind, doc in value.items()]
+    elif isinstance(value, dict):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(INLINE, f"<{type(value).__name__}>", "a list of kubeadm config documents, or a mapping "
+                                                               "of kind (InitConfiguration, ...) to document")
+    docs = []
+    for index, doc in enumerate(value, 1):
+        if not isinstance(doc, dict):
+            raise ConfigError(INLINE, f"document {index}", f"a mapping, got {type(doc).__name__}")
+        doc = copy.deepcopy(doc)
+        if doc.get("kind") in KINDS and not doc.get("apiVersion"):
+            doc["apiVersion"] = KINDS[doc["kind"]].api_versions[0]
+        docs.append(doc)
+    return docs
+
+
+def load_documents(path: str, command: str, warnings: list, inline=()) -> tuple:
     """({kind: document} of the kinds `command` reads, {timeout: value} moved out of v1beta3
-    documents). v1beta3 is converted (marked "_v1beta3"), unknown fields dropped with a warning."""
+    documents), from the config file at `path` (may be empty) and then `inline` documents, each
+    merged over the file's document of its kind. v1beta3 is converted (marked "_v1beta3"),
+    unknown fields dropped with a warning."""
     wanted = READS[command]
     found = {}
-    for index, doc in enumerate(read_config_file(path), 1):
-        api, kind = doc.get("apiVersion"), doc.get("kind")
-        label = f"document {index} (apiVersion {api!r}, kind {kind!r})"
-        if kind not in KINDS or api not in KINDS[kind].api_versions:
-            expected = "; ".join(f"{k} ({' or '.join(KINDS[k].api_versions)})" for k in wanted)
-            raise ConfigError("config", path, f"{label} is not supported: expected {expected}")
-        if kind not in wanted:
-            warnings.append(f"config {path}: {label} is not used by {command} and was ignored")
-            continue
-        if kind in found:
-            raise ConfigError("config", path, f"{label}: more than one {kind} document")
-        found[kind] = doc
+    sources = ([("config", path, read_config_file(path))] if path else []) + \
+        ([(INLINE, INLINE, list(inline))] if inline else [])
+    for field, where, docs in sources:
+        for index, doc in enumerate(docs, 1):
+            _take(found, doc, index, field, where, command, warnings)
+    return _converted(found, path or INLINE, wanted, warnings)
+
+
+def _take(found: dict, doc: dict, index: int, field: str, where: str, command: str, warnings: list) -> None:
+    """One document of a source into `found` (an inline document merges over the file's)."""
+    api, kind = doc.get("apiVersion"), doc.get("kind")
+    wanted = READS[command]
+    label = f"document {index} (apiVersion {api!r}, kind {kind!r})"
+    if kind not in KINDS or api not in KINDS[kind].api_versions:
+        expected = "; ".join(f"{k} ({' or '.join(KINDS[k].api_versions)})" for k in wanted)
+        raise ConfigError(field, where, f"{label} is not supported: expected {expected}")
+    if kind not in wanted:
+        warnings.append(f"{field} {where}: {label} is not used by {command} and was ignored")
+        return
+    if kind in found and field != INLINE:
+        raise ConfigError(field, where, f"{label}: more than one {kind} document")
+    found[kind] = docutil.deep_merge(found[kind], doc) if kind in found else doc
+
+
+def _converted(found: dict, path: str, wanted: tuple, warnings: list) -> tuple:
     moved = {}
     for kind in wanted:
         if found.get(kind, {}).get("apiVersion") == C.KUBEADM_API_V1BETA3:

@@ -18,9 +18,10 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
+APPLY = "kube_apply"
 UPGRADE, NODE = "kubeadm_upgrade", "kubeadm_node"
 PHASE_MODULES = (INIT, JOIN)
-API_MODULES = (TOKEN, TOKEN_INFO)
+API_MODULES = (TOKEN, TOKEN_INFO, APPLY)
 ALL = PHASE_MODULES + API_MODULES + (UPGRADE, NODE)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
@@ -216,8 +217,16 @@ OPTIONS = (
     Option("print_join_command", (TOKEN,), type="bool", default=False),
     Option("certificate_key", (TOKEN,), secret=True),
     Option("include_secrets", (TOKEN_INFO,), type="bool", default=False),
+    # --- kube_apply ----------------------------------------------------------------------------------------
+    # YAML text, no_log: objects may be Secrets, and the input is never echoed (a list would make Ansible
+    # hide each of its values everywhere in the result)
+    Option("objects", (APPLY,), secret=True, required=True),
+    Option("state", (APPLY,), choices=("present", "absent"), default="present"),
+    Option("wait", (APPLY,), type="bool", default=False),
+    Option("wait_timeout", (APPLY,), type="int", default=60),
     # --- shared ------------------------------------------------------------------------------------------
     Option("config", PHASE_MODULES, type="path"),
+    Option("config_documents", PHASE_MODULES, type="raw"),
     Option("kubeconfig", API_MODULES + (NODE,), type="path", default=DEFAULT_KUBECONFIG),
     Option("api_timeout", API_MODULES + (NODE,), type="int", default=60),
     Option("rootfs", ALL, type="path", default="/"),

@@ -47,16 +47,29 @@ def check_certificate_key(certificate_key) -> None:
     validators.certificate_key("certificate_key", certificate_key)
 
 
-def join_command_for(fs: HostFS, kubeconfig_path: str, token: str, certificate_key=None) -> str:
-    """What `kubeadm token create --print-join-command [--certificate-key K]` prints."""
+def join_facts(fs: HostFS, kubeconfig_path: str, token: str, certificate_key=None) -> dict:
+    """What a node needs to join with `token`: the API endpoint and CA pins of the cluster that
+    `kubeconfig_path` names, and `join_command`, what `kubeadm token create --print-join-command
+    [--certificate-key K]` prints."""
     check_certificate_key(certificate_key)
     cluster = current_cluster(load_kubeconfig(fs, kubeconfig_path))
     ca_pem = kubeconfigutil.material(cluster, "certificate-authority-data", "certificate-authority", fs,
                                      posixpath.dirname(kubeconfig_path))
     if not ca_pem:
         raise errors.PKIError(f"{kubeconfig_path}: the current cluster has no CA certificate")
-    return tokens.join_command(cluster["server"], token, pubkeypin.bundle_pins(ca_pem),
-                               control_plane=bool(certificate_key), certificate_key=certificate_key or None)
+    server, pins = cluster["server"], pubkeypin.bundle_pins(ca_pem)
+    facts = {"api_server_endpoint": server.split("://", 1)[-1].rstrip("/"), "token": token,
+             "discovery_token_ca_cert_hash": pins,
+             "join_command": tokens.join_command(server, token, pins, control_plane=bool(certificate_key),
+                                                 certificate_key=certificate_key or None)}
+    if certificate_key:
+        facts.update(control_plane=True, certificate_key=certificate_key)
+    return facts
+
+
+def join_command_for(fs: HostFS, kubeconfig_path: str, token: str, certificate_key=None) -> str:
+    """What `kubeadm token create --print-join-command [--certificate-key K]` prints."""
+    return join_facts(fs, kubeconfig_path, token, certificate_key)["join_command"]
 
 
 def token_present(api, token: str = "", ttl=C.DEFAULT_TOKEN_TTL, usages=C.TOKEN_USAGES,
@@ -137,8 +150,10 @@ def run_token(params: dict, check_mode: bool = False) -> dict:
                                groups=params.get("groups", (C.DEFAULT_TOKEN_GROUP,)),
                                description=params.get("description") or "", reuse=params.get("reuse", True))
         if params.get("print_join_command") and result.get("token"):
-            result["join_command"] = join_command_for(fs, params.get("kubeconfig") or DEFAULT_KUBECONFIG,
-                                                      result["token"], params.get("certificate_key"))
+            facts = join_facts(fs, params.get("kubeconfig") or DEFAULT_KUBECONFIG, result["token"],
+                               params.get("certificate_key"))
+            result["join_command"] = facts.pop("join_command")
+            result["join"] = facts  # the same, structured, for kubeboot.cluster.kubeadm_join
     result["changed_objects"] = list(api.log.objects)
     result["diff"] = token_diff(before_ids, result, params.get("state", "present"))
     if result.get("token") is None:

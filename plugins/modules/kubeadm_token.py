@@ -125,6 +125,15 @@ changed_objects:
   returned: always
   type: list
   elements: str
+join:
+  description:
+    - The join command's facts, structured for M(kubeboot.cluster.kubeadm_join) - C(api_server_endpoint),
+      C(token), C(discovery_token_ca_cert_hash) (a list), and with O(certificate_key) also C(control_plane)
+      and C(certificate_key).
+  returned: when print_join_command is true and a token exists
+  type: dict
+  sample: {"api_server_endpoint": "10.0.0.10:6443", "token": "abcdef.0123456789abcdef",
+           "discovery_token_ca_cert_hash": ["sha256:345959acb2c3b2feb87d281961c893f62a314207ef02599f1cc4a5fb255480b3"]}
 join_command:
   description: C(kubeadm token create --print-join-command) output, one line (note the trailing space of the worker form).
   returned: print_join_command and a token exists

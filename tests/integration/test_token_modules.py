@@ -78,6 +78,9 @@ def test_token_modules_playbook(api_double, tmp_path):
     assert join["join_command"] == (f"kubeadm join {double.url[8:]} --token {join['token']} "
                                     f"--discovery-token-ca-cert-hash {pin} ")
     assert results["join_again"]["changed"] is False and results["join_again"]["token"] == join["token"]
+    # the same facts, structured for kubeadm_join: the pin is the openssl pipeline's (test-vectors)
+    assert join["join"] == {"api_server_endpoint": double.url[8:], "token": join["token"],
+                            "discovery_token_ca_cert_hash": [pin]}
     ids = {row["id"]: row for row in results["info"]["tokens"]}
     assert ids["k8sbot"]["ttl"] == "<forever>" and ids["k8sbot"]["description"] == "given"
     assert results["info"]["table"].splitlines()[0].split() == ["TOKEN", "TTL", "EXPIRES", "USAGES",

@@ -131,3 +131,15 @@ def test_offline_plan_reports_everything_as_created():
 def test_merge_patch():
     assert apiwriter.merge_patch({"a": {"b": 1, "c": 2}, "d": [1]}, {"a": {"b": None, "e": 3}, "d": [2]}) == \
         {"a": {"c": 2, "e": 3}, "d": [2]}
+
+
+def test_ensure_compares_a_secrets_string_data_as_the_server_stores_it():
+    """stringData is folded into data (base64) by the API server: a rerun must see no difference."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import server_form
+    obj = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+           "data": {"a": "YQ=="}, "stringData": {"b": "bee"}}
+    assert server_form(obj) == {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "n"},
+                                "data": {"a": "YQ==", "b": "YmVl"}}
+    assert "stringData" in obj  # the caller's object is not changed
+    plain = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"stringData": "x"}}
+    assert server_form(plain) is plain

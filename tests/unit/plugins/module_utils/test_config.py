@@ -465,3 +465,37 @@ def test_sample_init_config_still_works():
     assert cfg.minor == 34 and cfg.cluster["networking"]["podSubnet"] == "10.244.0.0/16"
     assert cfg.feature_enabled("NodeLocalCRISocket") is True
     assert cfg.feature_enabled("RootlessControlPlane", True) is True
+
+
+# --- config_documents: kubeadm documents given inline ----------------------------------------------
+
+def test_inline_documents_merge_over_the_file_by_kind(tmp_path):
+    """The roles pass taints, node-ip and the user's extra config inline; a file still works beside it."""
+    inline = {"InitConfiguration": {"nodeRegistration": {"taints": [], "kubeletExtraArgs": [
+                  {"name": "node-ip", "value": "192.0.2.77"}]}},
+              "ClusterConfiguration": {"networking": {"podSubnet": "10.32.0.0/16"}},
+              "KubeletConfiguration": {"maxPods": 50}}
+    cfg = build(config=write(tmp_path, V1BETA4), config_documents=inline)
+    assert cfg.init["nodeRegistration"]["taints"] == []
+    assert cfg.init["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-ip", "value": "192.0.2.77"}]
+    assert cfg.init["nodeRegistration"]["criSocket"] == "unix:///var/run/containerd/containerd.sock"  # file
+    assert cfg.cluster["networking"]["podSubnet"] == "10.32.0.0/16"
+    assert cfg.kubelet == {"apiVersion": C.KUBELET_API, "kind": "KubeletConfiguration", "maxPods": 50,
+                           "cgroupDriver": "systemd"}  # merged over the file's document
+    alone = build(config_documents=[{"apiVersion": C.KUBEADM_API_V1BETA4, "kind": "ClusterConfiguration",
+                                     "networking": {"serviceSubnet": "10.112.0.0/12"}}])
+    assert alone.cluster["networking"]["serviceSubnet"] == "10.112.0.0/12"
+    text = build(config_documents="kind: InitConfiguration\nnodeRegistration:\n  taints: []\n")
+    assert text.init["nodeRegistration"]["taints"] == []
+
+
+@pytest.mark.parametrize("value, expected", [
+    (["not a mapping"], "document 1"),
+    ({"FooConfiguration": {}}, "kind 'FooConfiguration'"),
+    (5, "a list of kubeadm config documents"),
+    ("kind: [", "valid YAML"),
+])
+def test_bad_inline_documents_name_the_option(value, expected):
+    with pytest.raises(ConfigError) as err:
+        build(config_documents=value)
+    assert err.value.field == "config_documents" and expected in str(err.value)

@@ -152,3 +152,14 @@ def test_discovery_part_that_is_not_a_mapping_is_a_clear_error(tmp_path):
         joinconfig.build_join_config({"config": str(path)}, default_address=lambda: "192.0.2.50")
     assert "discovery.bootstrapToken" in str(err.value) and "mapping" in str(err.value)
     assert TOKEN.split(".")[1] not in str(err.value)
+
+
+def test_inline_join_configuration():
+    """kubeadm_join's config_documents: e.g. the node role's taints and node-ip, no file needed."""
+    cfg = build(config_documents={"JoinConfiguration": {"nodeRegistration": {
+        "taints": [], "kubeletExtraArgs": [{"name": "node-ip", "value": "192.0.2.30"}]}}})
+    assert cfg.join["nodeRegistration"]["taints"] == []
+    assert cfg.join["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-ip", "value": "192.0.2.30"}]
+    with pytest.raises(ConfigError) as err:
+        build(config_documents=[{"kind": "InitConfiguration"}])
+    assert err.value.field == "config_documents" and "JoinConfiguration" in str(err.value)
