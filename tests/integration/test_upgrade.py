@@ -38,8 +38,9 @@ def run_tasks(tmp_path, tasks: list, *extra, name="play") -> list:
     """One ansible-playbook run of several tasks (module, args); their registered results in order."""
     out = tmp_path / f"{name}.results.json"
     steps = []
-    for index, (module, args) in enumerate(tasks):
-        steps.append({"name": f"task{index}", module: args, "register": f"r{index}", "ignore_errors": True})
+    for index, (module, args, *extra_keys) in enumerate(tasks):
+        steps.append(dict({"name": f"task{index}", module: args, "register": f"r{index}", "ignore_errors": True},
+                          **(extra_keys[0] if extra_keys else {})))
     collected = "[" + ", ".join(f"r{i}" for i in range(len(tasks))) + "]"
     steps.append({"name": "save", "ansible.builtin.copy": {"content": "{{ " + collected + " | to_json }}",
                                                            "dest": str(out), "mode": "0600"},
@@ -106,9 +107,13 @@ def test_plan_then_apply_one_minor(tmp_path, make_cluster, openssl):
     cp = make_cluster("v1.35.7")
     module = "kubeboot.cluster.kubeadm_upgrade"
     plan_args = cp.upgrade_args(action="plan")
-    plan, two_minors, downgrade = run_tasks(tmp_path, [
+    args = cp.upgrade_args(action="apply", kubernetes_version="v1.36.3")
+    before = {c: cp.manifest(c) for c in COMPONENTS}
+    tree, versions_before = tree_hash(cp.rootfs), resource_versions(cp)
+    plan, two_minors, downgrade, check = run_tasks(tmp_path, [
         (module, plan_args), (module, dict(plan_args, kubernetes_version="v1.37.0")),
-        (module, dict(plan_args, kubernetes_version="stable-1.34"))], name="plan")
+        (module, dict(plan_args, kubernetes_version="stable-1.34")),
+        (module, args, {"check_mode": True, "diff": True})], name="plan")
     assert not plan.get("failed"), plan["_stdout"]
     assert plan["changed"] is False and plan["current_version"] == "v1.35.7"
     assert [u["version"] for u in plan["plan"]["upgrades"]] == ["v1.36.3"]
@@ -124,15 +129,11 @@ def test_plan_then_apply_one_minor(tmp_path, make_cluster, openssl):
     assert downgrade["msg"].startswith("kubernetes_version: invalid value 'v1.34.10'"), downgrade["msg"]
     assert "a minor version is never downgraded" in downgrade["msg"]
 
-    before = {c: cp.manifest(c) for c in COMPONENTS}
     pki = os.path.join(cp.rootfs, "etc/kubernetes/pki")
     key_before = open(os.path.join(pki, "apiserver.key"), "rb").read()
     serial_before = pkiutil.load_certificate(open(os.path.join(pki, "apiserver.crt"), "rb").read()).serial_number
-    tree, versions_before = tree_hash(cp.rootfs), resource_versions(cp)
-    args = cp.upgrade_args(action="apply", kubernetes_version="v1.36.3")
 
-    check = run_upgrade(args, check_mode=True)  # the module's check mode (Ansible's --check passes it)
-    assert check["changed"] is True
+    assert check["changed"] is True and not check.get("failed"), check["_stdout"]
     assert tree_hash(cp.rootfs) == tree and resource_versions(cp) == versions_before, "check mode changed something"
     diffs = {d["after_header"]: d for d in check["diff"]}
     assert "v1.36.3" in diffs["/etc/kubernetes/manifests/kube-apiserver.yaml"]["after"]
@@ -142,6 +143,7 @@ def test_plan_then_apply_one_minor(tmp_path, make_cluster, openssl):
     assert not done.get("failed"), done["_stdout"]
     assert "PRIVATE KEY" not in done["_stdout"]
     assert without_stamp(done["changed_files"]) == without_stamp(check["changed_files"])
+    assert [c["action"] for c in check["manifests"]] == ["upgraded"] * 4, "check mode did not predict the manifests"
     assert done["changed_objects"] == check["changed_objects"]
     assert "ConfigMap/kube-system/kubeadm-config" in done["changed_objects"]
     assert cluster_version(cp) == "v1.36.3"
