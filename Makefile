@@ -102,13 +102,20 @@ molecule: venv link
 # Without podman: initialise a control plane into ./lab/rootfs on localhost.
 lab-local: venv link
 	ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(abspath $(PY)) \
-	  -e kubeboot_lab_root=$(CURDIR)/lab playbooks/lab-local.yml
+	  -e kubeboot_lab_root=$(CURDIR)/lab playbooks/lab_local.yml
 
 lab-clean: lab-down
 	rm -rf lab
 
-bench: venv link
-	$(PY) tests/tools/bench.py
+# Not part of `make test`: the collection timed against the alternatives, paired, in one run
+# (bench/results/<date>.json + .md, docs/performance.md). Bench-only tools: requirements-bench.txt.
+BENCH_ARGS ?=
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: venv link $(VENV)/.bench-installed
+	$(PY) tests/tools/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf build .pytest_cache

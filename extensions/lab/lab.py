@@ -40,7 +40,11 @@ BUILD = os.path.join(REPO, "build")
 HERE = os.path.join(REPO, "extensions", "lab")
 COLLECTIONS = os.path.join(BUILD, "collections")
 CONTAINERS_CONF = os.path.join(LAB, "containers.conf")
-IMAGE = "localhost/kubeboot-node:bookworm"
+# KUBEBOOT_LAB_IMAGE=<repository:tag> builds and uses another node image (make bench times a build
+# from nothing under its own tag, so the image other labs share is never removed).
+IMAGE = os.environ.get("KUBEBOOT_LAB_IMAGE") or "localhost/kubeboot-node:bookworm"
+if not re.match(r"\A[a-z0-9./_-]+:[A-Za-z0-9._-]+\Z", IMAGE):
+    sys.exit(f"KUBEBOOT_LAB_IMAGE={IMAGE!r}: an image name with a tag, such as localhost/kubeboot-node:mine")
 # KUBEBOOT_LAB=<name> runs a second lab beside the default one (nodes <name>-cp1 ..., network
 # kubeboot-<name>), e.g. one per work tree; the image is shared.
 LAB_NAME = os.environ.get("KUBEBOOT_LAB", "")
@@ -164,9 +168,7 @@ def host() -> None:
         print("host packages present: " + " ".join(HOST_PACKAGES))
     if not shutil.which("kubectl"):
         print("note: kubectl is not installed; `make lab` will not print `kubectl get nodes`", flush=True)
-    os.makedirs(LAB, exist_ok=True)
-    with open(CONTAINERS_CONF, "w", encoding="utf-8") as handle:
-        handle.write(CONTAINERS_CONF_TEXT)
+    write_containers_conf()
     inotify = "/proc/sys/fs/inotify/max_user_instances"
     if os.path.exists(inotify) and int(open(inotify).read()) < 8192:
         with open(inotify, "w") as handle:  # systemd in every node wants inotify instances
@@ -449,7 +451,9 @@ def playbook(limit=None, check=False, path=None, extra_vars=None, tags=None) -> 
     log_path = os.path.join(STATE, "last-playbook.log")
     with open(log_path, "w", encoding="utf-8") as log, \
             open(os.path.join(STATE, "all-playbooks.log"), "a", encoding="utf-8") as every:
-        proc = subprocess.Popen(argv, env=lab_env, text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        # no stdin: a lab playbook never waits for an answer (reset.yml's question is refused instead)
+        proc = subprocess.Popen(argv, env=lab_env, text=True, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT)
         output = []
         for line in proc.stdout:
             if SHOWN.match(line) or line.startswith(("fatal", "failed")):
@@ -644,6 +648,8 @@ def up() -> None:
     rerun = not started and bool(previous.get("ok"))
     recap = {}
     try:
+        if set(started) == set(NODES):
+            timer.step("site.yml --check (fresh nodes)", check_fresh)
         recap = timer.step("site.yml", playbook)
         timer.step("show", show)
     except LabError:
@@ -660,6 +666,20 @@ def up() -> None:
             raise LabError(f"the rerun changed something: {changed}")
 
 
+def check_fresh() -> None:
+    """site.yml --check --diff on nodes that have nothing yet runs to the end and writes nothing."""
+    recap = playbook(check=True)  # --check --diff
+    failed = {h: r for h, r in recap.items() if r["failed"] or r["unreachable"]}
+    if failed or set(recap) != set(NODES):
+        raise LabError(f"site.yml --check on fresh nodes: {recap}")
+    cp = next(name for name, groups in NODES.items() if "kube_control_plane" in groups)
+    written = node_exec(cp, "sh", "-c", "find /etc/kubernetes -type f 2>/dev/null", check=False).split()
+    if written:
+        raise LabError(f"site.yml --check wrote into {cp}:/etc/kubernetes: {written}")
+    would = ", ".join(f"{h} changed={r['changed']}" for h, r in sorted(recap.items()))
+    print(f"site.yml --check --diff on fresh nodes: ran to the end, nothing written ({would})")
+
+
 def add(name: str) -> None:
     name = PREFIX + name
     if not re.match(r"\A[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z", name) or name in NODES:
@@ -669,8 +689,16 @@ def add(name: str) -> None:
     print("ansible recap: " + ", ".join(f"{h} changed={r['changed']}" for h, r in sorted(recap.items())))
 
 
+def write_containers_conf() -> None:
+    """lab/containers.conf (runc, cgroupfs, ulimits): every podman call of the lab reads it."""
+    os.makedirs(LAB, exist_ok=True)
+    with open(CONTAINERS_CONF, "w", encoding="utf-8") as handle:
+        handle.write(CONTAINERS_CONF_TEXT)
+
+
 def down() -> None:
     require_root()
+    write_containers_conf()  # `down` before any `up` in this clone (CI's cleanup, make bench) works too
     names = running_nodes()
     if names:
         podman("rm", "-f", "-t", "2", *names)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import posixpath
 import socket
 import ssl
 import time
@@ -66,10 +67,8 @@ def known_kind(kind: str) -> bool:
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def resource_path(kind: str, name: str = "", namespace: str = "", api_version: str = "",
-                  all_namespaces: bool = False) -> str:
-    """URL path of a kind/name (collection path when name is empty; across namespaces with
-    all_namespaces)."""
+def resource_path(kind: str, name: str = "", namespace: str = "", api_version: str = "") -> str:
+    """URL path of a kind/name (collection path when name is empty)."""
     if kind in _RESOURCES:
         prefix, plural, namespaced = _RESOURCES[kind]
     elif api_version:
@@ -78,10 +77,10 @@ def resource_path(kind: str, name: str = "", namespace: str = "", api_version: s
     else:
         raise errors.KubebootError(f"internal: unknown kind {kind!r}")
     path = prefix
-    if namespaced and not (all_namespaces and not namespace and not name):
-        if not namespace:
-            raise errors.KubebootError(f"internal: {kind} {name!r} needs a namespace")
+    if namespaced and namespace:
         path += "/namespaces/" + urllib.parse.quote(namespace, safe="")
+    elif namespaced and name:
+        raise errors.KubebootError(f"internal: {kind} {name!r} needs a namespace")
     path += "/" + plural
     if name:
         path += "/" + urllib.parse.quote(name, safe=":")
@@ -158,6 +157,11 @@ class Client:
             key_pem=kubeconfigutil.material(user, "client-key-data", "client-key", fs, base_dir),
             insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
             **kwargs)
+
+    @classmethod
+    def from_kubeconfig_file(cls, fs, path: str, **kwargs) -> "Client":
+        """From a kubeconfig file on the node (a host path read through `fs`, like the files it names)."""
+        return cls.from_kubeconfig(load_kubeconfig_file(fs, path), base_dir=posixpath.dirname(path), fs=fs, **kwargs)
 
     # --- transport ------------------------------------------------------------------
     def _connection(self):
@@ -264,8 +268,8 @@ class Client:
             return None
 
     def list(self, kind: str, namespace: str = "", label_selector: str = "",
-             field_selector: str = "", all_namespaces: bool = False) -> list:
-        result = self.request("GET", resource_path(kind, "", namespace, all_namespaces=all_namespaces),
+             field_selector: str = "") -> list:
+        result = self.request("GET", resource_path(kind, "", namespace),
                               query={"labelSelector": label_selector,
                                      "fieldSelector": field_selector})
         items = result.get("items") or []
@@ -289,22 +293,23 @@ class Client:
         return self.request("PATCH", resource_path(kind, name, namespace), patch,
                             content_type=PATCH_TYPES[patch_type])
 
-    def delete(self, kind: str, name: str, namespace: str = "", missing_ok: bool = True) -> bool:
-        """True when something was deleted."""
+    def delete(self, kind: str, name: str, namespace: str = "", missing_ok: bool = True, options=None) -> bool:
+        """True when something was deleted. `options`: DeleteOptions (e.g. gracePeriodSeconds)."""
         try:
-            self.request("DELETE", resource_path(kind, name, namespace))
+            self.request("DELETE", resource_path(kind, name, namespace), options)
             return True
         except errors.NotFound:
             if missing_ok:
                 return False
             raise
 
-    def evict(self, name: str, namespace: str, grace_period=None) -> None:
-        """POST pods/<name>/eviction (policy/v1): 429 while a PodDisruptionBudget forbids it."""
+    def evict(self, name: str, namespace: str, grace_period=None, retry: bool = False) -> dict:
+        """POST pods/<name>/eviction (policy/v1): the API server deletes the pod unless a
+        PodDisruptionBudget forbids it (HTTP 429, not retried here: the caller decides how long)."""
         body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         if grace_period is not None:
             body["deleteOptions"] = {"gracePeriodSeconds": int(grace_period)}
-        self.request("POST", resource_path("Pod", name, namespace) + "/eviction", body, retry=False)
+        return self.request("POST", resource_path("Pod", name, namespace) + "/eviction", body, retry=retry)
 
     def healthz(self, path: str = "/healthz") -> bool:
         try:
@@ -319,6 +324,14 @@ class _Unreachable(Exception):
 
 class _Answered(Exception):
     """The retry deadline passed with an answer in hand (a 429/5xx): report that answer."""
+
+
+def load_kubeconfig_file(fs, path: str) -> dict:
+    """A kubeconfig file of the node (host path through `fs`), parsed; missing or broken: a clear error."""
+    text = fs.read_text(path)
+    if text is None:
+        raise errors.FileError(f"kubeconfig {path} does not exist (set kubeconfig, or run kubeadm_init first)")
+    return kubeconfigutil.load(text, f"kubeconfig {path}", errors.FileError)
 
 
 def _kubeconfig_error(message: str) -> errors.InvalidValue:

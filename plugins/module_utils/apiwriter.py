@@ -14,7 +14,8 @@ records the change (`Kind/namespace/name` + a redacted YAML diff) in the run's
 - `put(obj)`: create, or replace an existing object with exactly `obj`;
 - `patch(kind, name, make_patch)`: wait for the object, `make_patch(live)` gives a merge
   patch or None; conflicts are retried on a fresh read;
-- `remove(kind, name)`: delete when present.
+- `remove(kind, name)`: delete when present; `evict(name, namespace)`: a Pod through its
+  eviction subresource (PodDisruptionBudgets apply).
 
 In check mode nothing reaches the server but GETs and LISTs; what would be written is kept
 in an overlay that later reads see, so later phases build on what earlier ones would
@@ -192,11 +193,9 @@ class ApiWriter:
             return None
         return self.client.get_or_none(kind, name, namespace)
 
-    def list(self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "",
-             all_namespaces: bool = False) -> list:
+    def list(self, kind: str, namespace: str = "", label_selector: str = "", field_selector: str = "") -> list:
         live = [] if self.offline else self.client.list(
-            kind, namespace, label_selector=label_selector, field_selector=field_selector,
-            all_namespaces=all_namespaces)
+            kind, namespace, label_selector=label_selector, field_selector=field_selector)
         items = {_key(obj): obj for obj in live}
         for key, obj in self._overlay.items():
             if key[0] != kind or (namespace and key[1] != namespace):
@@ -268,11 +267,23 @@ class ApiWriter:
                 live = self.client.get(kind, name, namespace)
         raise self._kept_changing(live)
 
-    def remove(self, kind: str, name: str, namespace: str = "") -> Applied:
+    def remove(self, kind: str, name: str, namespace: str = "", options=None) -> Applied:
+        """Delete when present (`options`: DeleteOptions such as gracePeriodSeconds). An object
+        the server is deleting already (a Terminating Namespace, finalizers pending) is left as it is."""
         live = self.get(kind, name, namespace)
         if live is None:
             return Applied(False, None)
-        return self._write("DELETE", live, None)
+        if (live.get("metadata") or {}).get("deletionTimestamp"):
+            return Applied(False, live)
+        return self._write("DELETE", live, options)
+
+    def evict(self, name: str, namespace: str, grace_period=None) -> Applied:
+        """Evict a Pod (the eviction subresource honours PodDisruptionBudgets: a refusal is an
+        APIError with status 429). Recorded like a deletion of the Pod."""
+        live = self.get("Pod", name, namespace)
+        if live is None:
+            return Applied(False, None)
+        return self._write("EVICT", live, grace_period)
 
     def ensure_all(self, objects) -> list:
         """ensure() each object; the ids of those that changed."""
@@ -315,12 +326,12 @@ class ApiWriter:
 
     def _write(self, verb: str, live, body) -> Applied:
         """One change: to the server (outside check mode) or to the overlay; then recorded."""
-        source = body if body is not None else live
-        kind, namespace, name = _key(source) if verb != "PATCH" else _key(live)
+        removal = verb in ("DELETE", "EVICT")  # their body is DeleteOptions / a grace period, not an object
+        kind, namespace, name = _key(live) if verb == "PATCH" or removal else _key(body)
         if verb == "PATCH":
             after = merge_patch(live, body)
         else:
-            after = None if verb == "DELETE" else copy.deepcopy(body)
+            after = None if removal else copy.deepcopy(body)
         if self.check_mode:
             self._overlay[(kind, namespace, name)] = after
         elif verb == "POST":
@@ -329,8 +340,10 @@ class ApiWriter:
             after = self.client.update(body)
         elif verb == "PATCH":
             after = self.client.patch(kind, name, body, namespace, patch_type="merge")
+        elif verb == "EVICT":
+            self.client.evict(name, namespace, grace_period=body)
         else:
-            self.client.delete(kind, name, namespace)
+            self.client.delete(kind, name, namespace, options=body)
         ident = object_id(kind, name, namespace)
         self.log.objects.append(ident)
         self.log.diff(ident, show(live), show(after))

@@ -11,19 +11,20 @@ from __future__ import annotations
 
 
 class ChangeLog:
-    """Changed host paths, changed API objects (`Kind/namespace/name`), restarted services and
-    redacted diffs."""
+    """Changed host paths, changed API objects (`Kind/namespace/name`), (re)started or stopped services,
+    other changes of the node (`actions`: removed containers, netfilter chains) and redacted diffs."""
 
     def __init__(self):
         self.paths: list = []
         self.objects: list = []
-        self.services: list = []  # systemd units (re)started, e.g. kubelet.service
+        self.services: list = []  # systemd units (re)started or stopped, e.g. kubelet.service
+        self.actions: list = []   # other changes of the node, one line each ("iptables -t nat -X KUBE-SERVICES")
         self.diffs: list = []
         self.notes: list = []   # what the writers could not know (e.g. no API server in check mode)
 
     @property
     def changed(self) -> bool:
-        return bool(self.paths or self.objects or self.services)
+        return bool(self.paths or self.objects or self.services or self.actions)
 
     def diff(self, header: str, before: str, after: str) -> None:
         """One Ansible diff entry; callers pass text that is already redacted."""

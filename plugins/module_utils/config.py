@@ -154,6 +154,22 @@ def load_patches(doc: dict, minor: int):
     return patches.load((part or {}).get("directory"), minor)
 
 
+def cluster_init_config(cluster_doc: dict, warnings: list = None, cert_dir: str = None) -> InitConfig:
+    """What commands that act on the cluster's files and not on this node read (kubeadm's
+    getInternalCfg for `certs renew` and `check-expiration`): a ClusterConfiguration from the
+    cluster's kubeadm-config or a config file, over kubeadm's defaults, validated like init's;
+    the InitConfiguration is kubeadm's defaults (no host lookups). `cert_dir` is --cert-dir."""
+    warnings = [] if warnings is None else warnings
+    init, cluster = _new_documents({"ClusterConfiguration": dict(cluster_doc or {})})
+    builder = Builder({"init": init, "cluster": cluster}, {"init": {}, "cluster": {}}, warnings)
+    if cert_dir:
+        builder.override("cert_dir", "cluster", "certificatesDir", cert_dir)
+    _resolve_version(builder, False)
+    for check in (_check_durations, _check_pki, _check_etcd):
+        check(builder)
+    return InitConfig(init=init, cluster=cluster, warnings=warnings)
+
+
 def _new_documents(file_docs: dict) -> tuple:
     init_file = {k: v for k, v in file_docs.get("InitConfiguration", {}).items() if k != "_v1beta3"}
     cluster_file = {k: v for k, v in file_docs.get("ClusterConfiguration", {}).items() if k != "_v1beta3"}
@@ -267,13 +283,7 @@ def _check_tokens(b: Builder) -> None:
 def _check_durations(b: Builder) -> None:
     for path in ("certificateValidityPeriod", "caCertificateValidityPeriod"):
         b.check("cluster", path, validators.duration)
-    timeouts = b.docs["init"]["timeouts"]
-    if not isinstance(timeouts, dict):
-        raise ConfigError("timeouts", timeouts, "a mapping of timeout name to duration")
-    for key in list(timeouts):
-        if key not in C.DEFAULT_TIMEOUTS:
-            raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        timeouts[key] = validators.duration("timeouts." + key, timeouts[key])
+    b.docs["init"]["timeouts"] = validators.timeouts("timeouts", b.docs["init"]["timeouts"])
     cluster = b.docs["cluster"]
     if durations.parse_duration(cluster["certificateValidityPeriod"]) > \
             durations.parse_duration(cluster["caCertificateValidityPeriod"]):

@@ -22,6 +22,7 @@ KUBELET_CLIENT_CURRENT = KUBELET_PKI_DIR + "/kubelet-client-current.pem"
 KUBELET_DROPIN_FILE = "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf"
 KUBELET_DEFAULTS_FILE = "/etc/default/kubelet"
 ETCD_DATA_DIR = "/var/lib/etcd"
+ETCD_DATA_VOLUME = "etcd-data"  # the etcd static Pod's volume of its data dir (kubeadm etcdVolumeName)
 VAR_RUN_KUBERNETES = "/var/run/kubernetes"
 SYSTEMD_RESOLV_CONF = "/run/systemd/resolve/resolv.conf"
 FLEXVOLUME_DIR = "/usr/libexec/kubernetes/kubelet-plugins/volume/exec"
@@ -34,6 +35,21 @@ EXTRA_CA_DIRS = (
     "/usr/share/ca-certificates",
     "/usr/local/share/ca-certificates",
 )
+
+# --- what kubeadm reset leaves to the user (reset.py, cleanupnode.py) ---------
+CNI_CONFIG_DIR = "/etc/cni/net.d"
+CNI_STATE_DIR = "/var/lib/cni"
+USER_KUBECONFIG = ".kube/config"  # under a user's $HOME: a copy of admin.conf
+# What the network plugins the cni role installs write on a node (reset's opt-in cleanup_cni removes
+# these and nothing else: other files in /etc/cni/net.d, e.g. podman's, are not Kubernetes')
+CNI_FILES = {
+    "flannel": (CNI_CONFIG_DIR + "/10-flannel.conflist", "/run/flannel", CNI_STATE_DIR + "/flannel",
+                CNI_STATE_DIR + "/networks/cbr0"),
+    "calico": (CNI_CONFIG_DIR + "/10-calico.conflist", CNI_CONFIG_DIR + "/calico-kubeconfig", "/var/lib/calico",
+               "/var/run/calico", CNI_STATE_DIR + "/networks/k8s-pod-network"),
+}
+# unmount2() flags ResetConfiguration.unmountFlags may name (kubeadm's list)
+UNMOUNT_FLAGS = ("MNT_FORCE", "MNT_DETACH", "MNT_EXPIRE", "UMOUNT_NOFOLLOW")
 
 # --- kubeconfig files -------------------------------------------------------
 ADMIN_CONF = "admin.conf"
@@ -135,6 +151,7 @@ CRI_SOCKET_ANNOTATION = "kubeadm.alpha.kubernetes.io/cri-socket"
 APISERVER_ENDPOINT_ANNOTATION = "kubeadm.kubernetes.io/kube-apiserver.advertise-address.endpoint"
 ETCD_ENDPOINT_ANNOTATION = "kubeadm.kubernetes.io/etcd.advertise-client-urls"
 CONTROL_PLANE_LABEL = "node-role.kubernetes.io/control-plane"
+MIRROR_POD_ANNOTATION = "kubernetes.io/config.mirror"  # a static Pod's mirror in the API
 EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers"
 CONTROL_PLANE_TAINT = {"key": CONTROL_PLANE_LABEL, "effect": "NoSchedule"}
 
@@ -179,6 +196,24 @@ SERVICEACCOUNT_CA = SERVICEACCOUNT_DIR + "/ca.crt"
 SERVICEACCOUNT_TOKEN = SERVICEACCOUNT_DIR + "/token"
 KUBE_DNS_SERVICE = "kube-dns"
 CERT_TOKEN_DESCRIPTION = "Proxy for managing TTL for the kubeadm-certs secret"
+
+# --- kubeadm certs / kubeconfig / config / version --------------------------------------
+# A control-plane static Pod reads its certificates at start: after a renewal the manifest gets
+# this annotation (the renewal time), which makes the kubelet recreate the Pod (kubeadm leaves
+# that restart to the user). Re-rendered manifests keep it, so a rerun changes nothing.
+RESTARTED_AT_ANNOTATION = "kubeboot.cluster/restartedAt"
+CSR_SUFFIX = ".csr"
+# `kubeadm config print`: kubeadm's placeholders (configutil.PlaceholderToken, DefaultedStatic...)
+PLACEHOLDER_TOKEN = "abcdef.0123456789abcdef"
+PLACEHOLDER_ADVERTISE_ADDRESS = "1.2.3.4"
+PLACEHOLDER_NODE_NAME = "node"
+PLACEHOLDER_JOIN_ENDPOINT = "kube-apiserver:6443"
+CONFIG_PRINT_ACTIONS = ("init", "join", "reset", "upgrade")           # kubeadm config print <x>-defaults
+COMPONENT_CONFIG_KINDS = ("KubeletConfiguration", "KubeProxyConfiguration")  # --component-configs
+IMAGE_ACTIONS = ("list", "pull")                                       # kubeadm config images <x>
+VERSION_OUTPUTS = ("json", "yaml", "short")                            # kubeadm version -o <x>
+# this collection (galaxy.yml `version`; a test keeps them equal)
+COLLECTION_VERSION = "0.1.0"
 
 # --- defaults -----------------------------------------------------------------
 DEFAULT_IMAGE_REPOSITORY = "registry.k8s.io"

@@ -6,12 +6,13 @@
 A node without them gets one clear message from the module (install
 python3-cryptography / python3-yaml, which the prereqs role does) instead of a
 traceback from deep inside an import.
+
+Ansible itself is imported only when a module reports the gap: the module_utils also run
+without Ansible, under the certificate renewal timer on a node (roles/certs_renewal).
 """
 from __future__ import annotations
 
 import traceback
-
-from ansible.module_utils.basic import missing_required_lib
 
 try:
     import yaml  # noqa: F401  pylint: disable=unused-import
@@ -43,6 +44,8 @@ def fail_if_missing(module) -> None:
     gaps = missing()
     if not gaps:
         return
+    # here, not at the top: the renewal timer imports this file on a node without Ansible
+    from ansible.module_utils.basic import missing_required_lib  # pylint: disable=import-outside-toplevel
     names = " and ".join(name for name, _pkg, _tb in gaps)
     packages = " ".join(pkg for _name, pkg, _tb in gaps)
     module.fail_json(msg=missing_required_lib(names) + f" (on Debian/Ubuntu: apt-get install {packages})",

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Kubernetes documents as plain dicts: dotted paths, deep merge, Go `omitempty`, and YAML
-the way sigs.k8s.io/yaml writes it (what kubeadm, and so our tests, compare byte for byte)."""
+"""Kubernetes documents as plain dicts: dotted paths, deep merge, Go `omitempty`, YAML the way
+sigs.k8s.io/yaml writes it (what kubeadm, and so our tests, compare byte for byte), and the
+text tables Go's text/tabwriter prints (`kubeadm token list`, `kubeadm certs check-expiration`)."""
 from __future__ import annotations
 
 import copy
@@ -112,3 +113,33 @@ def to_yaml(obj) -> str:
     """Serialise like sigs.k8s.io/yaml: sorted keys, block style, no line folding."""
     return yaml.dump(obj, Dumper=_dumper(), default_flow_style=False, sort_keys=True,
                      width=1 << 30, allow_unicode=True)
+
+
+def tabwriter(lines: list, minwidth: int = 10, padding: int = 3) -> str:
+    """Go text/tabwriter (padchar ' ', flags 0) for lines of tab-terminated cells + last text.
+
+    Like Go, columns are aligned per block of consecutive lines that have the column: an empty
+    line ends every block (kubeadm prints two tables through one writer that way)."""
+    cells = [line.split("\t") for line in lines]
+    out_lines = [[] for _unused in cells]
+    column = 0
+    while True:
+        rows = [i for i, row in enumerate(cells) if column < len(row) - 1]
+        if not rows:
+            break
+        # column blocks = runs of consecutive lines that have this column
+        block = []
+        for i in range(len(cells) + 1):
+            if i in rows:
+                block.append(i)
+                continue
+            if block:
+                width = max([minwidth] + [len(cells[j][column]) + padding for j in block])
+                for j in block:
+                    out_lines[j].append(cells[j][column].ljust(width))
+                block = []
+        column += 1
+    text = ""
+    for i, row in enumerate(cells):
+        text += "".join(out_lines[i]) + row[-1] + "\n"
+    return text

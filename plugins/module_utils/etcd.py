@@ -4,12 +4,17 @@
 """A small etcd v3 client over etcd's gRPC-gateway JSON API (http.client + ssl, mutual TLS).
 
 Covers what kubeadm's etcd phases need (kubeadm util/etcd): member list / add (as learner) /
-promote / remove, and endpoint health. No grpc dependency: every etcd >= 3.4 serves
-`POST /v3/<service>/<method>` with JSON bodies on its client port. uint64 IDs travel as
-decimal strings in JSON; this module exposes them as ints.
+promote / remove, and endpoint health; and what kubeadm_etcd adds: status, defragment and a
+snapshot streamed from `/v3/maintenance/snapshot` (the gateway sends the server stream as one
+JSON message a line, each with a base64 `blob`; the last 32 bytes of a snapshot are the SHA-256
+of the rest, which etcdutl checks on restore and `verify_snapshot` checks here). No grpc
+dependency: every etcd >= 3.4 serves `POST /v3/<service>/<method>` with JSON bodies on its
+client port. uint64 IDs travel as decimal strings in JSON; this module exposes them as ints.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
 import json
 import socket
@@ -17,8 +22,9 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, pki, poll, tlsutil
+
+SNAPSHOT_HASH_SIZE = 32  # etcd appends sha256(db) to a snapshot
 
 
 class EtcdError(errors.KubebootError):
@@ -95,13 +101,16 @@ class Client:
             raise errors.PKIError(f"etcd client certificate and key do not match ({exc.allowed})") from None
 
     # --- transport ------------------------------------------------------------------------
-    def _post_one(self, endpoint: str, path: str, body: dict) -> dict:
+    def _connection(self, endpoint: str, timeout: float = None):
         parsed = urllib.parse.urlsplit(endpoint)
+        timeout = self.timeout if timeout is None else timeout
         if parsed.scheme == "https":
-            conn = http.client.HTTPSConnection(parsed.hostname, parsed.port or 2379, timeout=self.timeout,
+            return http.client.HTTPSConnection(parsed.hostname, parsed.port or 2379, timeout=timeout,
                                                context=self._context)
-        else:
-            conn = http.client.HTTPConnection(parsed.hostname, parsed.port or 2379, timeout=self.timeout)
+        return http.client.HTTPConnection(parsed.hostname, parsed.port or 2379, timeout=timeout)
+
+    def _post_one(self, endpoint: str, path: str, body: dict, timeout: float = None) -> dict:
+        conn = self._connection(endpoint, timeout)
         try:
             data = json.dumps(body).encode()
             conn.request("POST", path, body=data, headers={"Content-Type": "application/json"})
@@ -154,7 +163,45 @@ class Client:
         return [Member.from_json(m) for m in answer.get("members") or []]
 
     def status(self, endpoint: str) -> dict:
+        """Maintenance status of one member: version, dbSize, dbSizeInUse, leader, header.member_id."""
         return self._post_one(endpoint, "/v3/maintenance/status", {})
+
+    def defragment(self, endpoint: str, timeout: float = 300.0) -> None:
+        """Defragment one member's backend (it blocks that member's reads and writes meanwhile)."""
+        self._post_one(endpoint, "/v3/maintenance/defragment", {}, timeout=timeout)
+
+    def snapshot(self, endpoint: str, write, timeout: float = 600.0) -> int:
+        """Stream one member's snapshot into `write(bytes)`; returns the number of bytes.
+
+        The gateway answers a server stream as one JSON object a line: {"result": {"blob": <base64>,
+        "remaining_bytes": n}} or {"error": {...}}. The blobs together are the snapshot, etcd's SHA-256
+        of the database last."""
+        conn = self._connection(endpoint, timeout)
+        size = 0
+        try:
+            conn.request("POST", "/v3/maintenance/snapshot", body=b"{}", headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            if response.status != 200:
+                detail = response.read().decode("utf-8", "replace")[:300]
+                raise EtcdError(f"etcd {endpoint}/v3/maintenance/snapshot: HTTP {response.status}: {detail}",
+                                endpoint, response.status, detail)
+            for line in iter(response.readline, b""):
+                if not line.strip():
+                    continue
+                message = json.loads(line)
+                if message.get("error"):
+                    detail = message["error"].get("message") or str(message["error"])
+                    raise EtcdError(f"etcd {endpoint}: snapshot failed: {detail}", endpoint, 500, detail)
+                blob = base64.b64decode((message.get("result") or {}).get("blob") or "")
+                write(blob)
+                size += len(blob)
+        except (OSError, http.client.HTTPException, socket.timeout, ValueError) as exc:
+            raise EtcdError(f"etcd {endpoint}/v3/maintenance/snapshot: stream broken: {exc}", endpoint) from None
+        finally:
+            conn.close()
+        if size <= SNAPSHOT_HASH_SIZE:
+            raise EtcdError(f"etcd {endpoint}: the snapshot stream was empty", endpoint, 500)
+        return size
 
     def endpoint_health(self) -> dict:
         """{endpoint: True/False}: healthy when a serializable range read succeeds (like etcdctl)."""
@@ -182,6 +229,55 @@ class Client:
 
 def find_member(members, peer_url: str):
     return next((m for m in members if peer_url in m.peer_urls), None)
+
+
+class SnapshotHash:
+    """Feed a snapshot's bytes in order; `ok` says whether its last 32 bytes are the SHA-256 of the rest
+    (etcd's integrity trailer), `sha256` is the checksum of the whole file."""
+
+    def __init__(self):
+        self._body = hashlib.sha256()
+        self._file = hashlib.sha256()
+        self._tail = b""
+
+    def update(self, data: bytes) -> None:
+        self._file.update(data)
+        self._tail += data
+        if len(self._tail) > SNAPSHOT_HASH_SIZE:
+            self._body.update(self._tail[:-SNAPSHOT_HASH_SIZE])
+            self._tail = self._tail[-SNAPSHOT_HASH_SIZE:]
+
+    @property
+    def ok(self) -> bool:
+        return len(self._tail) == SNAPSHOT_HASH_SIZE and self._body.digest() == self._tail
+
+    @property
+    def sha256(self) -> str:
+        return self._file.hexdigest()
+
+
+def remove_member(client: Client, member: Member, check_mode: bool = False, timeout: float = 0.0) -> list:
+    """Remove `member` (retried while the cluster is busy); the members left. In check mode nothing
+    is sent and the list is the current one without it."""
+    if check_mode:
+        return [m for m in retry(client.member_list, timeout) if m.id != member.id]
+    try:
+        members = retry(lambda: client.member_remove(member.id), timeout)
+    except EtcdError as exc:
+        if "member not found" not in (exc.detail or str(exc)).lower():
+            raise
+        members = []  # removed meanwhile (a rerun, another control plane)
+    return members or [m for m in retry(client.member_list, timeout) if m.id != member.id]
+
+
+def reader(fs):
+    """`read(host_path) -> bytes` for Client.from_files: a missing file is a clear FileError."""
+    def read(path: str) -> bytes:
+        data = fs.read_bytes(path)
+        if data is None:
+            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
+        return data
+    return read
 
 
 def initial_cluster(members, name: str, peer_url: str) -> list:
@@ -230,8 +326,10 @@ def add_learner(client: Client, name: str, peer_url: str, check_mode: bool = Fal
                 members = client.member_list()
         changed = True
     elif existing.name and existing.name != name:
-        raise EtcdError(f"etcd member {existing.name!r} already uses the peer URL {peer_url}; "
-                        f"remove it (kubeadm_reset on that node) before joining {name!r}")
+        raise EtcdError(f"etcd member {existing.name!r} already uses the peer URL {peer_url}: remove it before "
+                        f"joining {name!r}, with kubeboot.cluster.kubeadm_reset on {existing.name!r} (it removes its "
+                        f"own member), or kubeboot.cluster.kubeadm_etcd action=member_remove name={existing.name} "
+                        "on a control-plane node when that node is gone")
     return {"changed": changed, "member": existing, "members": members,
             "initial_cluster": initial_cluster(members, name, peer_url)}
 
@@ -262,15 +360,4 @@ def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: 
 def healthcheck_client(cfg, fs, endpoints, **kwargs) -> Client:
     """A client with this node's etcd healthcheck-client identity (files read through fs, HostFS or
     a check-mode PendingView)."""
-    base = C.ETCD_HEALTHCHECK_CLIENT_BASE
-    return Client.from_files(endpoints, pki.cert_path(cfg, C.ETCD_CA_BASE), pki.cert_path(cfg, base),
-                             pki.key_path(cfg, base), read=_reader(fs), **kwargs)
-
-
-def _reader(fs):
-    def read(path: str) -> bytes:
-        data = fs.read_bytes(path)
-        if data is None:
-            raise errors.FileError(f"{path} is missing (needed to talk to etcd)")
-        return data
-    return read
+    return Client.from_files(endpoints, *pki.identity_files(cfg, "etcd-healthcheck-client"), read=reader(fs), **kwargs)

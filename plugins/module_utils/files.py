@@ -16,6 +16,7 @@ without the rootfs prefix: kernel interfaces (/proc) and the paths a user hands 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import stat
@@ -25,6 +26,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.changes import Ch
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import FileError
 
 SECRET_PLACEHOLDER = "<secret: content not shown>\n"
+REMOVED = ("<removed>", None)  # check mode: a path a Writer would remove (PendingView answers "absent")
 
 
 class HostFS:
@@ -103,6 +105,23 @@ class HostFS:
         except FileNotFoundError:
             return None
 
+    def chunks(self, host_path: str, size: int = 1 << 20):
+        """The content of a (possibly large) file, piece by piece."""
+        try:
+            with open(self.resolve(host_path), "rb") as handle:
+                yield from iter(lambda: handle.read(size), b"")
+        except OSError as exc:
+            raise FileError(f"cannot read {host_path}: {exc.strerror}") from None
+
+    def listdir(self, host_path: str) -> list:
+        """Names in a directory (sorted; [] when it is absent or not a directory)."""
+        try:
+            return sorted(os.listdir(self.resolve(host_path)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise FileError(f"cannot list {host_path}: {exc.strerror}") from None
+
     def mtime_ns(self, host_path: str):
         try:
             return os.stat(self.resolve(host_path)).st_mtime_ns
@@ -165,38 +184,70 @@ class PrivateDir:
 
 
 class PendingView(HostFS):
-    """A HostFS that answers reads from check mode's pending writes first.
+    """A HostFS that answers reads from check mode's pending writes and removals first.
 
     Phases of one check-mode run build on each other (kubeconfigs need the CA the
-    certs phase would create) without anything reaching the disk.
+    certs phase would create; reset's later phases do not see what earlier ones would
+    remove) without anything reaching the disk.
     """
 
     def __init__(self, fs: HostFS, pending: dict):
         super().__init__(fs.rootfs)
         self._pending = pending
 
+    def _planned(self, host_path: str):
+        """(data, mode) of a pending write, REMOVED when it or a parent would be removed, else None."""
+        if host_path in self._pending:
+            return self._pending[host_path]
+        parent = host_path
+        while parent not in ("", "/"):
+            parent = parent.rsplit("/", 1)[0] or "/"
+            if self._pending.get(parent) is REMOVED:
+                return REMOVED
+        return None
+
     def exists(self, host_path: str) -> bool:
-        return host_path in self._pending or super().exists(host_path)
+        planned = self._planned(host_path)
+        if planned is not None:
+            return planned is not REMOVED
+        return super().exists(host_path)
+
+    def isdir(self, host_path: str) -> bool:
+        return self._planned(host_path) is not REMOVED and super().isdir(host_path)
 
     def read_bytes(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][0]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[0]
         return super().read_bytes(host_path)
 
     def mode(self, host_path: str):
-        if host_path in self._pending:
-            return self._pending[host_path][1]
+        planned = self._planned(host_path)
+        if planned is not None:
+            return None if planned is REMOVED else planned[1]
         return super().mode(host_path)
 
+    def listdir(self, host_path: str) -> list:
+        if self._planned(host_path) is REMOVED:
+            return []
+        prefix = host_path.rstrip("/") + "/"
+        names = {name for name in super().listdir(host_path) if self.exists(prefix + name)}
+        names.update(path[len(prefix):] for path, planned in self._pending.items()
+                     if path.startswith(prefix) and "/" not in path[len(prefix):] and planned is not REMOVED)
+        return sorted(names)
 
-def atomic_write(real_path: str, data: bytes, mode: int) -> None:
-    """Write data to real_path so a reader sees the old or the new file, never a part."""
+
+@contextlib.contextmanager
+def atomic_stream(real_path: str, mode: int):
+    """A file written piece by piece (a snapshot too large for memory too) that appears complete or not
+    at all: a temporary file beside it, fsynced and renamed into place when the block ends without error."""
     directory = os.path.dirname(real_path) or "."
+    os.makedirs(directory, mode=0o755, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(real_path) + ".")
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, real_path)
@@ -207,6 +258,30 @@ def atomic_write(real_path: str, data: bytes, mode: int) -> None:
             pass
         raise
     _fsync_dir(directory)
+
+
+def atomic_write(real_path: str, data: bytes, mode: int) -> None:
+    """Write data to real_path so a reader sees the old or the new file, never a part."""
+    with atomic_stream(real_path, mode) as handle:
+        handle.write(data)
+
+
+def staging_dir(real_path: str) -> str:
+    """A new empty directory beside real_path, for a tree built elsewhere (etcdutl) and then moved into
+    place with `move_into_place`, or removed with `remove_tree`."""
+    parent = os.path.dirname(real_path) or "."
+    os.makedirs(parent, mode=0o755, exist_ok=True)
+    return tempfile.mkdtemp(dir=parent, prefix="." + os.path.basename(real_path) + ".")
+
+
+def move_into_place(real_src: str, real_dst: str) -> None:
+    """rename(2): a directory also replaces an empty directory at real_dst."""
+    os.replace(real_src, real_dst)
+    _fsync_dir(os.path.dirname(real_dst) or ".")
+
+
+def remove_tree(real_path: str) -> None:
+    shutil.rmtree(real_path, ignore_errors=True)
 
 
 def _fsync_dir(directory: str) -> None:
@@ -316,16 +391,26 @@ class Writer:
             raise FileError(f"cannot copy {source} to {target}: {exc.strerror or exc}") from None
         return True
 
-    def remove(self, host_path: str) -> bool:
+    def remove(self, host_path: str, secret: bool = True) -> bool:
+        """Remove a file, a symlink (never its target) or a directory tree. Returns True if removed.
+
+        The diff shows the removed content only for `secret=False` (certificates, manifests);
+        otherwise, and for directories and links, a placeholder or a summary."""
         real = self.fs.path(host_path)
-        if not os.path.lexists(real):
-            return False
+        if not os.path.lexists(real) or (self.check_mode and not self.view().exists(host_path)):
+            return False  # absent, or already planned away in this check-mode run
+        self.log.diff(host_path, _removed_text(real, secret), "")
         self.changed_paths.append(host_path)
-        if not self.check_mode:
+        if self.check_mode:
+            self.pending[host_path] = REMOVED
+            return True
+        try:
             if os.path.isdir(real) and not os.path.islink(real):
                 shutil.rmtree(real)
             else:
                 os.unlink(real)
+        except OSError as exc:
+            raise FileError(f"cannot remove {host_path}: {exc.strerror}") from None
         return True
 
     def view(self) -> "HostFS":
@@ -337,6 +422,22 @@ class Writer:
             self.log.diff(host_path, SECRET_PLACEHOLDER if before is not None else "", SECRET_PLACEHOLDER)
             return
         self.log.diff(host_path, _text(before), _text(after))
+
+
+def _removed_text(real: str, secret: bool) -> str:
+    """What a removal diff shows as 'before' (never secret content)."""
+    if os.path.islink(real):
+        return f"<symbolic link to {os.readlink(real)}>\n"
+    if os.path.isdir(real):
+        count = sum(len(files) for _root, _dirs, files in os.walk(real))
+        return f"<directory with {count} file(s)>\n"
+    if secret:
+        return SECRET_PLACEHOLDER
+    try:
+        with open(real, "rb") as handle:
+            return _text(handle.read())
+    except OSError:
+        return "<unreadable>\n"
 
 
 def _text(data) -> str:

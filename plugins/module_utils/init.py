@@ -11,7 +11,6 @@ only translates parameters in and this result out.
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 
@@ -168,7 +167,7 @@ def _certificate_key(cfg, params: dict) -> str:
     """The key for upload-certs: the given one, or a new one (returned no_log)."""
     if not params.get("upload_certs"):
         return ""
-    return cfg.init.get("certificateKey") or os.urandom(32).hex()
+    return cfg.init.get("certificateKey") or tokens.generate_certificate_key()
 
 
 def _planned_only(ctx: InitContext, token: str) -> bool:

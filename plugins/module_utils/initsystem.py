@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The node's init system, as kubeadm's util/initsystem uses it in the kubelet-start phase.
+"""The node's init system, as kubeadm's util/initsystem uses it in the kubelet-start phase (and
+reset's cleanup-node, which stops the kubelet).
 
 kubeadm restarts the kubelet (`systemctl daemon-reload`, `systemctl restart kubelet`) once it has
 written the kubelet's files, so the static Pods start and the TLS bootstrap begins at once instead
@@ -60,6 +61,27 @@ def start_kubelet(rootfs: str, files_changed: bool, check_mode: bool, run=subpro
                     "warning": f"`systemctl {' '.join(args)}` failed ({proc.stderr.strip()[-200:]}): "
                                "ensure the kubelet is reloaded and running"}
     return {"restarted": True, "reason": "the kubelet's files changed" if files_changed else "it was not running"}
+
+
+def stop_kubelet(rootfs: str, check_mode: bool, run=subprocess.run) -> dict:
+    """kubeadm reset's `ServiceStop("kubelet")`: {"stopped", "reason"} and a "warning" when it cannot be
+    stopped here. Only a running kubelet is stopped (a rerun stops nothing)."""
+    if rootfs != "/":
+        return {"stopped": False, "reason": "rootfs: not the running system"}
+    if not systemd_available(rootfs):
+        return {"stopped": False, "reason": "no systemd",
+                "warning": "the kubelet service could not be stopped: unable to detect a supported init system. "
+                           "Please ensure the kubelet is stopped manually"}
+    if not kubelet_active(run):
+        return {"stopped": False, "reason": "the kubelet is not running"}
+    if check_mode:
+        return {"stopped": True, "reason": "check mode: would stop the kubelet"}
+    proc = _systemctl(run, "stop", KUBELET_UNIT)
+    if proc.returncode != 0:
+        return {"stopped": False, "reason": "systemctl failed",
+                "warning": f"the kubelet service could not be stopped ({proc.stderr.strip()[-200:]}): "
+                           "please ensure the kubelet is stopped manually"}
+    return {"stopped": True, "reason": "it was running"}
 
 
 # Files whose change needs a kubelet restart (manifests do not: the kubelet watches their directory).

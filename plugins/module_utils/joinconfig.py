@@ -24,7 +24,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    INLINE, Builder, cluster_configuration_from_text, convert_v1beta3, default_cluster_configuration,
+    INLINE, Builder, cluster_configuration_from_text, default_cluster_configuration,
     default_join_configuration, inline_documents, load_documents)
 
 TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
@@ -142,10 +142,8 @@ def _defaults(b: Builder, default_address) -> None:
             address = default_address()
         endpoint["advertiseAddress"] = address
         control.setdefault("certificateKey", "")
-    for key, value in list(doc["timeouts"].items()):
-        if key not in C.DEFAULT_TIMEOUTS:
-            raise ConfigError("timeouts", key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
-        doc["timeouts"][key] = validators.duration(b.field("join", "timeouts." + key), value)
+    doc["timeouts"] = validators.timeouts("timeouts", doc["timeouts"],
+                                          lambda key: b.field("join", "timeouts." + key))
     reg["kubeletExtraArgs"] = validators.extra_args("nodeRegistration.kubeletExtraArgs", reg.get("kubeletExtraArgs"))
 
 

@@ -5,7 +5,7 @@
 kubeadm config file, v1beta3 conversion, and the `Builder` that lays module options over the
 file over kubeadm's defaults while remembering where each value came from.
 
-A command (init, join; reset and upgrade next) is a row of READS naming the kinds it reads;
+A command (init, join, reset; upgrade next) is a row of READS naming the kinds it reads;
 a kind is a row of KINDS (its API versions, a defaults function, extra known fields).
 Adding a kind: a defaults function, a KINDS row, its validators (validators.py) and its
 options (options.OPTIONS).
@@ -110,35 +110,42 @@ def default_join_configuration() -> dict:
     }
 
 
-def default_upgrade_configuration() -> dict:
-    """UpgradeConfiguration v1beta4 with kubeadm's defaults (apply, node, plan, diff, timeouts)."""
-    common = {"certificateRenewal": True, "dryRun": False, "etcdUpgrade": True, "ignorePreflightErrors": [],
-              "imagePullPolicy": "IfNotPresent", "imagePullSerial": True, "patches": {"directory": ""},
-              "skipPhases": []}
+def default_reset_configuration() -> dict:
+    """v1beta4 ResetConfiguration with kubeadm's defaults (SetDefaults_ResetConfiguration)."""
     return {
         "apiVersion": C.KUBEADM_API_V1BETA4,
-        "kind": "UpgradeConfiguration",
-        "apply": dict(copy.deepcopy(common), kubernetesVersion="", allowExperimentalUpgrades=False,
-                      allowRCUpgrades=False, forceUpgrade=False, printConfig=False),
-        "node": copy.deepcopy(common),
-        "plan": {"kubernetesVersion": "", "allowExperimentalUpgrades": False, "allowRCUpgrades": False,
-                 "dryRun": False, "ignorePreflightErrors": [], "printConfig": False, "etcdUpgrade": True},
-        "diff": {"kubernetesVersion": "", "contextLines": 3},
+        "kind": "ResetConfiguration",
+        "certificatesDir": C.PKI_DIR,
+        "cleanupTmpDir": False,
+        "criSocket": "",
+        "dryRun": False,
+        "force": False,
+        "ignorePreflightErrors": [],
+        "skipPhases": [],
+        "unmountFlags": [],
         "timeouts": dict(C.DEFAULT_TIMEOUTS),
     }
 
 
-def cluster_configuration_from_text(text: str, source: str = "kubeadm-config") -> dict:
-    """The ClusterConfiguration stored in the cluster (kube-system/kubeadm-config), defaulted:
-    v1beta3 converted, kubernetesVersion required to be resolved (vX.Y.Z)."""
-    try:
-        doc = yaml.safe_load(text) if text else None
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({errors.yaml_problem(exc)})") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
-    if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-        doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
+def default_upgrade_configuration() -> dict:
+    """v1beta4 UpgradeConfiguration as kubeadm defaults it (SetDefaults_UpgradeConfiguration; 1.33+:
+    plan.etcdUpgrade, kubernetes#130023)."""
+    pull = {"imagePullPolicy": "IfNotPresent", "imagePullSerial": True}
+    return {
+        "apiVersion": C.KUBEADM_API_V1BETA4,
+        "kind": "UpgradeConfiguration",
+        "apply": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "diff": {},
+        "node": dict(pull, certificateRenewal=True, etcdUpgrade=True),
+        "plan": {"etcdUpgrade": True},
+        "timeouts": dict(C.DEFAULT_TIMEOUTS),
+    }
+
+
+def cluster_configuration_from_text(text: str, source: str = "kubeadm-config", warnings: list = None) -> dict:
+    """The cluster's ClusterConfiguration (`parse_cluster_configuration`) defaulted, with its
+    kubernetesVersion required to be resolved (vX.Y.Z): what join and upgrade work from."""
+    doc = parse_cluster_configuration(text, source, warnings if warnings is not None else [])
     version = str(doc.get("kubernetesVersion") or "")
     if not re.match(r"\Av\d+\.\d+\.\d+", version):
         raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
@@ -167,8 +174,8 @@ KINDS = {kind.name: kind for kind in (
     Kind("InitConfiguration", KUBEADM_APIS, default_init_configuration, ("patches",)),
     Kind("ClusterConfiguration", KUBEADM_APIS, default_cluster_configuration),
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches")),
-    Kind("ResetConfiguration", KUBEADM_APIS),
-    Kind("UpgradeConfiguration", (C.KUBEADM_API_V1BETA4,), default_upgrade_configuration),
+    Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
+    Kind("UpgradeConfiguration", (C.KUBEADM_API_V1BETA4,), default_upgrade_configuration),  # new in v1beta4
     Kind("KubeletConfiguration", (C.KUBELET_API,)),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,)),
 )}
@@ -177,6 +184,9 @@ READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
     "upgrade": ("UpgradeConfiguration",),
+    "reset": ("ResetConfiguration",),
+    # kubeadm config migrate/validate: every kind
+    "config": tuple(KINDS),
 }
 
 
@@ -279,6 +289,26 @@ def _converted(found: dict, path: str, wanted: tuple, warnings: list) -> tuple:
                 for key in unknown:
                     found[kind].pop(key)
     return found, moved
+
+
+def parse_cluster_configuration(text, source: str, warnings: list) -> dict:
+    """The ClusterConfiguration document of kube-system/kubeadm-config (its `ClusterConfiguration`
+    key) as v1beta4: what kubeadm reads back from a running cluster (FetchInitConfigurationFromCluster)."""
+    try:
+        doc = yaml.safe_load(text or "")
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, "<ClusterConfiguration>", f"valid YAML: parse error at {errors.yaml_problem(exc)}") \
+            from None
+    if not isinstance(doc, dict) or doc.get("kind") != "ClusterConfiguration" \
+            or doc.get("apiVersion") not in KINDS["ClusterConfiguration"].api_versions:
+        raise ConfigError(source, "<ClusterConfiguration>", "a ClusterConfiguration document (" +
+                          " or ".join(KINDS["ClusterConfiguration"].api_versions) + ")")
+    if doc["apiVersion"] == C.KUBEADM_API_V1BETA3:
+        doc, _moved = convert_v1beta3("ClusterConfiguration", doc)
+    unknown = sorted(set(doc) - KINDS["ClusterConfiguration"].known_keys())
+    if unknown:
+        warnings.append(f"{source}: ClusterConfiguration: unknown field(s) {', '.join(unknown)} ignored")
+    return {key: value for key, value in doc.items() if key not in unknown}
 
 
 def convert_v1beta3(kind: str, doc: dict) -> tuple:

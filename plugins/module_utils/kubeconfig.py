@@ -28,12 +28,13 @@ class KubeconfigSpec:
     organizations: tuple
     server: str          # "endpoint" (controlPlaneEndpoint), "local", "kubelet"
     on_join: bool        # also written by a control-plane join (kubelet.conf comes from TLS bootstrap)
+    renewed: bool = True  # `kubeadm certs renew` / check-expiration (the kubelet rotates its own)
 
 
 KUBECONFIGS = (
     KubeconfigSpec("admin", C.ADMIN_CONF, C.ADMIN_USER, (C.CLUSTER_ADMINS_GROUP,), "endpoint", True),
     KubeconfigSpec("super-admin", C.SUPER_ADMIN_CONF, C.SUPER_ADMIN_USER, (C.SYSTEM_MASTERS,), "endpoint", False),
-    KubeconfigSpec("kubelet", C.KUBELET_CONF, "", (C.NODES_GROUP,), "kubelet", False),
+    KubeconfigSpec("kubelet", C.KUBELET_CONF, "", (C.NODES_GROUP,), "kubelet", False, renewed=False),
     KubeconfigSpec("controller-manager", C.CONTROLLER_MANAGER_CONF, C.CONTROLLER_MANAGER_USER, (), "local", True),
     KubeconfigSpec("scheduler", C.SCHEDULER_CONF, C.SCHEDULER_USER, (), "local", True),
 )
@@ -51,26 +52,50 @@ def _b64(data) -> str:
 
 
 def render_kubeconfig(server: str, ca_pem, user: str, client_cert_pem=None, client_key_pem=None,
-                      token=None, cluster_name: str = C.CLUSTER_NAME) -> str:
-    """A kubeconfig as kubeadm writes it (clientcmd.Write: keys sorted, preferences {})."""
+                      token=None, cluster_name: str = C.CLUSTER_NAME, partial: bool = False) -> str:
+    """A kubeconfig as kubeadm writes it (clientcmd.Write: keys sorted, preferences {}).
+
+    `partial`: the external-CA form of `kubeadm certs generate-csr` - no CA data and only the
+    client key; the signed certificate is added by the user."""
     if token is not None:
         credentials = {"token": token}
-    elif client_cert_pem is not None and client_key_pem is not None:
-        credentials = {"client-certificate-data": _b64(client_cert_pem), "client-key-data": _b64(client_key_pem)}
+    elif client_key_pem is not None and (client_cert_pem is not None or partial):
+        credentials = {"client-key-data": _b64(client_key_pem)}
+        if client_cert_pem is not None:
+            credentials["client-certificate-data"] = _b64(client_cert_pem)
     else:
         raise PKIError(f"kubeconfig for {user!r}: needs a client certificate and key, or a token")
+    cluster = {"server": server}
+    if ca_pem is not None:
+        cluster["certificate-authority-data"] = _b64(ca_pem)
     context = f"{user}@{cluster_name}"
     doc = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": cluster_name,
-                      "cluster": {"certificate-authority-data": _b64(ca_pem), "server": server}}],
+        "clusters": [{"name": cluster_name, "cluster": cluster}],
         "contexts": [{"name": context, "context": {"cluster": cluster_name, "user": user}}],
         "current-context": context,
         "preferences": {},
         "users": [{"name": user, "user": credentials}],
     }
+    return _dump(doc)
+
+
+def _dump(doc: dict) -> str:
     return yaml.safe_dump(doc, default_flow_style=False, sort_keys=True, width=1 << 30)
+
+
+def replace_client_credentials(text, cert_pem: bytes, key_pem: bytes, source: str = "kubeconfig") -> str:
+    """The kubeconfig with its current user's embedded client certificate and key replaced and
+    everything else kept (kubeadm renewal's kubeConfigReadWriter.Write)."""
+    doc = kubeconfigutil.load(text, source, PKIError)
+    chosen = kubeconfigutil.select(doc)
+    if chosen.user_entry is None:
+        raise PKIError(f"{source}: its current context names no user")
+    user = chosen.user_entry.setdefault("user", {})
+    user["client-certificate-data"] = _b64(cert_pem)
+    user["client-key-data"] = _b64(key_pem)
+    return _dump(doc)
 
 
 def parse_kubeconfig(text, source: str = "kubeconfig") -> dict:
@@ -161,11 +186,8 @@ class _Plan:
     warning: Optional[str] = None
 
 
-def ensure_kubeconfigs(cfg, fs, writer, only=None, renew: bool = False) -> list:
-    """Write (or keep) the kubeconfig files of `kubeadm init phase kubeconfig`.
-
-    renew: a file that would be kept gets a new client certificate for its own key (action
-    "renewed"; `kubeadm certs renew <name>.conf`); nothing is renewed without the CA key."""
+def ensure_kubeconfigs(cfg, fs, writer, only=None) -> list:
+    """Write (or keep) the kubeconfig files of `kubeadm init phase kubeconfig`."""
     now = pkiutil.now_utc()
     names = selected(only)
     ca_path = pki.cert_path(cfg, C.CA_BASE)
@@ -187,8 +209,6 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None, renew: bool = False) -> list:
             problems.append(f"{plan.path}: {plan.reason}")
         elif plan.reason and plan.text is not None:
             plan.action, plan.warning = "reissued", None
-        elif renew and plan.action == "reused" and not external:
-            plan.action, plan.reason = "renewed", "renewal"
         plans.append(plan)
     if problems:
         raise PKIError(f"external CA mode ({pki.key_path(cfg, C.CA_BASE)} absent): these kubeconfig "
@@ -196,17 +216,18 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None, renew: bool = False) -> list:
                        f"{'; '.join(problems)}. Provide them, or provide the CA key.")
 
     algorithm = pki.encryption_algorithm(cfg)
-    todo = [p for p in plans if p.action in ("created", "reissued", "renewed")]
+    todo = [p for p in plans if p.action in ("created", "reissued")]
+    signing_key = ca.signing_key() if todo else None  # the CA key's full check, before anything is written
     pool = pkiutil.generate_keys(algorithm, sum(1 for p in todo if p.key is None))
     validity = pki.validity(cfg)
 
     results = []
     for plan in plans:
-        if plan.action in ("created", "reissued", "renewed"):
+        if plan.action in ("created", "reissued"):
             if plan.key is None:
                 plan.key = pool.pop()
             orgs = list(plan.spec.organizations)
-            plan.cert = pkiutil.issue_certificate(ca.cert, ca.key, plan.key, plan.user, orgs, ("client",),
+            plan.cert = pkiutil.issue_certificate(ca.cert, signing_key, plan.key, plan.user, orgs, ("client",),
                                                   validity_seconds=validity, now=now)
             plan.text = render_kubeconfig(plan.server, ca.cert_pem, plan.user,
                                           pkiutil.cert_to_pem(plan.cert), pkiutil.key_to_pem(plan.key),
@@ -215,7 +236,7 @@ def ensure_kubeconfigs(cfg, fs, writer, only=None, renew: bool = False) -> list:
         action = "external" if external else plan.action
         result = {"name": plan.spec.name, "path": plan.path, "expires": pkiutil.iso(pkiutil.not_after(plan.cert)),
                   "changed": bool(changed), "action": action}
-        if plan.reason and plan.action in ("reissued", "renewed"):
+        if plan.reason and plan.action == "reissued":
             result["reason"] = plan.reason
         if plan.warning:
             result["warnings"] = [plan.warning]
@@ -253,5 +274,5 @@ def _check_existing(plan: _Plan, ca, ca_path: str, now, fs=None) -> None:
     plan.cert = cert
     if plan.reason is None:
         plan.action = "reused"
-    if pkiutil.check_pair(cert, key):
-        plan.key = key  # a re-issue or renewal keeps the key already in the file
+    elif pkiutil.check_pair(cert, key):
+        plan.key = key  # re-issue with the key already in the file

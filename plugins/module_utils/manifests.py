@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, patches, pki, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
@@ -361,7 +360,7 @@ def _etcd_pod(cfg, images, initial_cluster=None) -> dict:
         "name": C.ETCD,
         "resources": {"requests": {"cpu": _CPU_REQUEST[C.ETCD], "memory": _ETCD_MEMORY_REQUEST}},
         # kubeadm lists these two in this fixed order (not sorted)
-        "volumeMounts": [{"mountPath": data_dir, "name": "etcd-data"},
+        "volumeMounts": [{"mountPath": data_dir, "name": C.ETCD_DATA_VOLUME},
                          {"mountPath": certs_dir, "name": "etcd-certs"}],
     }
     container.update(staticpod.probes(cfg, host, port, scheme, "/livez", "/readyz", "/readyz"))
@@ -369,7 +368,7 @@ def _etcd_pod(cfg, images, initial_cluster=None) -> dict:
     if env:
         container["env"] = env
     volumes = [{"hostPath": {"path": certs_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-certs"},
-               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": "etcd-data"}]
+               {"hostPath": {"path": data_dir, "type": staticpod.DIR_OR_CREATE}, "name": C.ETCD_DATA_VOLUME}]
     return staticpod.pod(C.ETCD, container, volumes, {C.ETCD_ENDPOINT_ANNOTATION: client_url(cfg)}, cfg.minor)
 
 
@@ -403,7 +402,11 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
     writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     for component in components:
         path = C.manifest_path(component)
-        content = render_static_pod(component, cfg, fs, environ)
+        pod = static_pod(component, cfg, fs, environ)
+        kept = staticpod.kept_annotations(fs.read_text(path))
+        if kept:  # a renewal's restart stays (staticpod.with_restart_annotation)
+            pod["metadata"].setdefault("annotations", {}).update(kept)
+        content = to_yaml(pod)
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})
     return results
@@ -411,12 +414,7 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
 
 def manifest_flags(fs, component: str) -> dict:
     """--flag=value pairs of the command of a static Pod manifest on this node ({} when absent)."""
-    text = fs.read_text(C.manifest_path(component))
-    try:
-        command = yaml.safe_load(text)["spec"]["containers"][0]["command"] if text else []
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        return {}
-    return dict(a[2:].split("=", 1) for a in command or [] if isinstance(a, str) and a.startswith("--") and "=" in a)
+    return staticpod.command_flags(staticpod.read(fs, C.manifest_path(component)) or {})
 
 
 def existing_initial_cluster(fs):

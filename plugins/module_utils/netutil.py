@@ -105,3 +105,12 @@ def _interface_ipv4(iface: str):
         return None
     finally:
         sock.close()
+
+
+def tcp_open(host: str, port: int, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections on host:port (a component still running)."""
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False

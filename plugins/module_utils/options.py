@@ -19,14 +19,20 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import validators
 
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
 APPLY = "kube_apply"
-UPGRADE, NODE = "kubeadm_upgrade", "kubeadm_node"
-PHASE_MODULES = (INIT, JOIN)
-API_MODULES = (TOKEN, TOKEN_INFO, APPLY)
-ALL = PHASE_MODULES + API_MODULES + (UPGRADE, NODE)
+RESET, ETCD, NODE = "kubeadm_reset", "kubeadm_etcd", "kube_node"
+UPGRADE = "kubeadm_upgrade"
+CERTS, KUBECONFIG, CONFIG, VERSION = "kubeadm_certs", "kubeadm_kubeconfig", "kubeadm_config", "kubeadm_version"
+PHASE_MODULES = (INIT, JOIN, RESET)
+API_MODULES = (TOKEN, TOKEN_INFO, APPLY, NODE)
+ALL = PHASE_MODULES + API_MODULES + (ETCD, UPGRADE)
+CONFIG_FILE_MODULES = PHASE_MODULES + (CERTS, KUBECONFIG, CONFIG, UPGRADE)   # read a kubeadm config file
+ROOTFS_MODULES = ALL + (CERTS, KUBECONFIG)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
+ETCD_ACTIONS = ("member_list", "health", "snapshot", "restore", "defrag", "member_remove")
+ETCD_IDENTITIES = ("etcd-healthcheck-client", "apiserver-etcd-client")  # pki.CERTS rows with an etcd client cert
+NODE_STATES = ("cordoned", "uncordoned", "drained", "absent")
 UPGRADE_ACTIONS = ("plan", "apply", "node")
-NODE_STATES = ("drain", "cordon", "uncordon")
 
 
 def _strip(_name: str, value):
@@ -55,6 +61,7 @@ class Option:
     choices: tuple = None
     default: object = None
     aliases: tuple = ()
+    required: bool = False
     convert: Callable = _strip    # (option, module value) -> config value
     apply: Callable = None        # custom merge: apply(builder, option, value, params)
     unset: tuple = (None,)        # module values that mean "not given"
@@ -62,6 +69,8 @@ class Option:
 
     def spec(self) -> dict:
         out = {"type": self.type}
+        if self.required:
+            out["required"] = True
         if self.elements:
             out["elements"] = self.elements
         if self.secret is not None:
@@ -193,19 +202,7 @@ OPTIONS = (
     Option("skip_phases", (UPGRADE,), "upgrade", "skipPhases", type="list", elements="str", convert=_list,
            apply=_upgrade_section),
     Option("patches", (UPGRADE,), "upgrade", "patches.directory", type="path", apply=_upgrade_section),
-    Option("config", (UPGRADE,), type="path"),
     Option("kubeconfig", (UPGRADE,), type="path"),
-    # --- kubeadm_node: cordon / drain / uncordon through the API ------------------------------------------
-    Option("name", (NODE,), required=True),
-    Option("state", (NODE,), choices=NODE_STATES, default="drain"),
-    Option("ignore_daemonsets", (NODE,), type="bool", default=True),
-    Option("delete_emptydir_data", (NODE,), type="bool", default=False),
-    Option("force", (NODE,), type="bool", default=False),
-    Option("disable_eviction", (NODE,), type="bool", default=False),
-    Option("grace_period", (NODE,), type="int"),
-    Option("timeout", (NODE,), type="int", default=300),
-    Option("wait_ready", (NODE,), type="bool", default=False),
-    Option("kubelet_version", (NODE,)),
     # --- kubeadm_token / kubeadm_token_info ---------------------------------------------------------------
     Option("state", (TOKEN,), choices=("present", "absent"), default="present"),
     Option("token", (TOKEN,), secret=True),
@@ -224,12 +221,80 @@ OPTIONS = (
     Option("state", (APPLY,), choices=("present", "absent"), default="present"),
     Option("wait", (APPLY,), type="bool", default=False),
     Option("wait_timeout", (APPLY,), type="int", default=60),
+    # --- kubeadm_reset: ResetConfiguration ----------------------------------------------------------------
+    Option("cert_dir", (RESET,), "reset", "certificatesDir", unset=_EMPTY_IS_UNSET),
+    Option("cri_socket", (RESET,), "reset", "criSocket", unset=_EMPTY_IS_UNSET),
+    Option("cleanup_tmp_dir", (RESET,), "reset", "cleanupTmpDir", type="bool", unset=_FALSE_IS_UNSET),
+    Option("force", (RESET,), "reset", "force", type="bool", unset=_FALSE_IS_UNSET),
+    Option("dry_run", (RESET,), "reset", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("ignore_preflight_errors", (RESET,), "reset", "ignorePreflightErrors", type="list", elements="str",
+           apply=_ignore_preflight_errors, unset=(None, "", [])),
+    Option("skip_phases", (RESET,), "reset", "skipPhases", type="list", elements="str", convert=_list,
+           unset=_EMPTY_IS_UNSET),
+    Option("node_name", (RESET,)),
+    Option("kubeconfig", (RESET,), type="path"),
+    Option("cleanup_cni", (RESET,), type="bool", default=False),
+    Option("cleanup_iptables", (RESET,), type="bool", default=False),
+    # --- kubeadm_etcd ------------------------------------------------------------------------------------------
+    Option("action", (ETCD,), choices=ETCD_ACTIONS, default="member_list"),
+    Option("endpoints", (ETCD,), type="list", elements="str"),
+    Option("cert_dir", (ETCD,), type="path", default=C.PKI_DIR),
+    Option("identity", (ETCD,), choices=ETCD_IDENTITIES, default=ETCD_IDENTITIES[0]),
+    Option("path", (ETCD,), type="path"),
+    Option("force", (ETCD,), type="bool", default=False),
+    Option("data_dir", (ETCD,), type="path"),
+    Option("name", (ETCD,)),
+    Option("initial_cluster", (ETCD,)),
+    Option("initial_cluster_token", (ETCD,), secret=False),
+    Option("initial_advertise_peer_urls", (ETCD,)),
+    Option("etcdutl", (ETCD,), type="path"),
+    Option("defrag_min_free_bytes", (ETCD,), type="int", default=1048576),
+    Option("timeout", (ETCD,), type="int", default=120),
+    # --- kube_node ------------------------------------------------------------------------------------------
+    Option("name", (NODE,), required=True),
+    Option("state", (NODE,), choices=NODE_STATES, default="drained"),
+    Option("grace_period", (NODE,), type="int", default=-1),
+    Option("timeout", (NODE,), type="int", default=300),
+    Option("ignore_daemonsets", (NODE,), type="bool", default=True),
+    Option("delete_emptydir_data", (NODE,), type="bool", default=False),
+    Option("force", (NODE,), type="bool", default=False),
+    Option("disable_eviction", (NODE,), type="bool", default=False),
+    Option("wait_ready", (NODE,), type="bool", default=False),
+    Option("kubelet_version", (NODE,)),
+    # --- kubeadm_certs (kubeadm certs check-expiration|renew|certificate-key|generate-csr) -------------
+    Option("renew", (CERTS,), type="list", elements="str", default=()),
+    Option("renew_before", (CERTS,)),
+    Option("new_keys", (CERTS,), type="bool", default=False, secret=False),
+    Option("restart_static_pods", (CERTS,), type="bool", default=True),
+    Option("generate_csr", (CERTS,), type="bool", default=False),
+    Option("generate_certificate_key", (CERTS,), type="bool", default=False, secret=False),
+    Option("kubeconfig_dir", (CERTS,), type="path", default=C.KUBERNETES_DIR),
+    Option("cert_dir", (CERTS, KUBECONFIG), type="path"),
+    # --- kubeadm_kubeconfig (kubeadm kubeconfig user) ----------------------------------------------------
+    Option("client_name", (KUBECONFIG,), required=True),
+    Option("org", (KUBECONFIG,), type="list", elements="str", default=(), aliases=("groups",)),
+    Option("token", (KUBECONFIG,), secret=True),
+    Option("validity_period", (KUBECONFIG,), default=C.DEFAULT_CERT_VALIDITY),
+    Option("path", (KUBECONFIG,), type="path"),
+    # --- kubeadm_config (kubeadm config print|migrate|validate|images) -----------------------------------
+    Option("print", (CONFIG,), choices=C.CONFIG_PRINT_ACTIONS),
+    Option("component_configs", (CONFIG,), type="list", elements="str",
+           choices=C.COMPONENT_CONFIG_KINDS, default=()),
+    Option("old_config", (CONFIG,), type="path"),
+    Option("new_config", (CONFIG,), type="path"),
+    Option("validate", (CONFIG,), type="bool", default=False),
+    Option("images", (CONFIG,), choices=C.IMAGE_ACTIONS),
+    Option("kubernetes_version", (CONFIG,)),
+    Option("image_repository", (CONFIG,)),
+    Option("cri_socket", (CONFIG,)),
+    # --- kubeadm_version ----------------------------------------------------------------------------------
+    Option("output", (VERSION,), choices=C.VERSION_OUTPUTS, default="json"),
     # --- shared ------------------------------------------------------------------------------------------
-    Option("config", PHASE_MODULES, type="path"),
-    Option("config_documents", PHASE_MODULES, type="raw"),
-    Option("kubeconfig", API_MODULES + (NODE,), type="path", default=DEFAULT_KUBECONFIG),
-    Option("api_timeout", API_MODULES + (NODE,), type="int", default=60),
-    Option("rootfs", ALL, type="path", default="/"),
+    Option("config", CONFIG_FILE_MODULES, type="path"),
+    Option("config_documents", (INIT, JOIN), type="raw"),
+    Option("kubeconfig", API_MODULES + (CERTS,), type="path", default=DEFAULT_KUBECONFIG),
+    Option("api_timeout", API_MODULES, type="int", default=60),
+    Option("rootfs", ROOTFS_MODULES, type="path", default="/"),
 )
 
 

@@ -21,8 +21,9 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import durations, netutil, pubkeypin, validators
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.pkiutil import (
-    check_pair, cert_to_pem, generate_keys, is_ca, iso, issue_certificate, key_to_pem, load_certificate,
-    load_private_key, needs_regeneration, new_ca, normalize_sans, not_after, now_utc, public_key_to_pem)
+    SKIP_RSA_CHECK, check_pair, cert_to_pem, generate_keys, is_ca, iso, issue_certificate, key_to_pem,
+    load_certificate, load_private_key, needs_regeneration, new_ca, normalize_sans, not_after, now_utc,
+    public_key_to_pem)
 
 SA_PHASE = "sa"
 
@@ -145,6 +146,13 @@ def files(cfg, name: str) -> tuple:
     return cert_path(cfg, base), key_path(cfg, base)
 
 
+def identity_files(cfg, name: str) -> tuple:
+    """(CA certificate, certificate, key) host paths of the client identity `certs/<name>` (e.g.
+    etcd-healthcheck-client: etcd/ca.crt, etcd/healthcheck-client.crt, etcd/healthcheck-client.key)."""
+    spec = BY_NAME[name]
+    return (cert_path(cfg, BY_NAME[spec.ca or name].base),) + files(cfg, name)
+
+
 # What control-plane nodes share (kubeadm copycerts.certsToTransfer): the CAs, the SA pair.
 SHARED = tuple(spec.name for spec in CERTS if spec.is_ca) + (SA_PHASE,)
 
@@ -178,10 +186,19 @@ class CAState:
     cert_pem: Optional[bytes] = None
     key_pem: Optional[bytes] = None
     new: bool = False
+    key_file: str = ""
+    key_checked: bool = False         # the key passed OpenSSL's full check
 
     @property
     def external(self) -> bool:
         return self.cert is not None and self.key is None and not self.new
+
+    def signing_key(self):
+        """The CA key for signing: a key read from disk gets OpenSSL's full check once, here."""
+        if not (self.new or self.key_checked) and self.key_pem is not None:
+            self.key = load_private_key(self.key_pem, self.key_file, will_sign=True)
+            self.key_checked = True
+        return self.key
 
 
 @dataclass
@@ -253,7 +270,8 @@ def _read_ca(fs, cfg, spec: CertSpec, now=None) -> Optional[CAState]:
         if not check_pair(cert, ca_key):
             raise PKIError(f"CA certificate {crt} and key {key} do not match: restore the matching "
                            "pair (a CA is never regenerated over existing files)")
-        state.key, state.key_pem = ca_key, key_pem
+        state.key, state.key_pem, state.key_file = ca_key, key_pem, key
+        state.key_checked = not SKIP_RSA_CHECK  # without the skip the load was the full check
     return state
 
 
@@ -295,12 +313,8 @@ def _plan_leaf(fs, cfg, spec: CertSpec, ca: CAState, now) -> _Leaf:
     return leaf
 
 
-def ensure_certificates(cfg, fs, writer, only=None, renew: bool = False) -> list:
-    """Run kubeadm's certs phases; returns one result per certificate (and sa).
-
-    renew: every leaf that would be kept is re-issued from its CA with its own key and a new
-    validity (action "renewed"), as `kubeadm certs renew` and `kubeadm upgrade` do; CAs, the
-    service-account key and certificates of an external CA are never touched."""
+def ensure_certificates(cfg, fs, writer, only=None) -> list:
+    """Run kubeadm's certs phases; returns one result per certificate (and sa)."""
     now = now_utc()
     algorithm = encryption_algorithm(cfg)
     names = selected_phases(cfg, only)
@@ -325,10 +339,6 @@ def ensure_certificates(cfg, fs, writer, only=None, renew: bool = False) -> list
 
     leaves = [_plan_leaf(fs, cfg, BY_NAME[n], cas[BY_NAME[n].ca], now)
               for n in names if n != SA_PHASE and not BY_NAME[n].is_ca]
-    if renew:
-        for leaf in leaves:
-            if leaf.action == "reused":
-                leaf.action, leaf.reason = "renewed", "renewal"
     problems = [leaf for leaf in leaves if leaf.action == "external" and leaf.reason]
     if problems:
         details = "; ".join(
@@ -345,6 +355,10 @@ def ensure_certificates(cfg, fs, writer, only=None, renew: bool = False) -> list
         sa_pem = fs.read_bytes(key_path(cfg, C.SA_BASE))
         if sa_pem is not None:
             sa_key = load_private_key(sa_pem, key_path(cfg, C.SA_BASE))
+
+    for leaf in leaves:  # a CA key that will sign gets its full check before anything is written
+        if leaf.action in ("created", "reissued"):
+            cas[leaf.spec.ca].signing_key()
 
     # 2. all new keys at once (parallel for RSA)
     need = sum(1 for ca in cas.values() if ca.new) + sum(
@@ -378,18 +392,18 @@ def ensure_certificates(cfg, fs, writer, only=None, renew: bool = False) -> list
             continue
         leaf = by_leaf[name]
         ca = cas[spec.ca]
-        if leaf.action in ("created", "reissued", "renewed"):
+        if leaf.action in ("created", "reissued"):
             if leaf.key is None:
                 leaf.key = pool.pop()
                 leaf.key_pem = key_to_pem(leaf.key)
             want = leaf.want
-            leaf.cert = issue_certificate(ca.cert, ca.key, leaf.key, want["cn"], want["organizations"],
+            leaf.cert = issue_certificate(ca.cert, ca.signing_key(), leaf.key, want["cn"], want["organizations"],
                                           want["usages"], want["dns"], want["ips"], leaf_validity, now)
             leaf.cert_pem = cert_to_pem(leaf.cert)
         changed = writer.write(keyfile, leaf.key_pem, C.MODE_KEY, secret=True)
         changed |= writer.write(crt, leaf.cert_pem, C.MODE_CERT)
         result = _result(name, crt, leaf.cert, changed, leaf.action)
-        if leaf.action in ("reissued", "renewed"):
+        if leaf.action == "reissued":
             result["reason"] = leaf.reason
         if leaf.warnings:
             result["warnings"] = leaf.warnings

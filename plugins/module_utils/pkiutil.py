@@ -11,6 +11,7 @@ The certificate tree itself (which certificates, which names) is `pki.CERTS`.
 from __future__ import annotations
 
 import datetime
+import inspect
 import ipaddress
 import os
 import re
@@ -95,27 +96,57 @@ def public_key_to_pem(key) -> bytes:
     return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
-def load_private_key(pem, source: str = "private key"):
-    """An RSA or ECDSA private key from PEM (PKCS#1, SEC1 or PKCS#8)."""
+def _rsa_check_skippable() -> bool:
+    """cryptography >= 39 can load an RSA key without OpenSSL's full check; 38 (Debian 12) cannot."""
+    try:
+        return "unsafe_skip_rsa_key_validation" in inspect.signature(serialization.load_pem_private_key).parameters
+    except (TypeError, ValueError):  # pragma: no cover - no introspectable signature
+        return False
+
+
+SKIP_RSA_CHECK = HAS_CRYPTOGRAPHY and _rsa_check_skippable()
+
+
+def _rsa_consistent(key) -> bool:
+    """The checks Go's rsa.PrivateKey.Validate makes when kubeadm loads a key (p*q = n, d*e = 1
+    mod p-1 and q-1), plus the CRT values OpenSSL signs with; no primality tests."""
+    numbers = key.private_numbers()
+    p, q, d, e = numbers.p, numbers.q, numbers.d, numbers.public_numbers.e
+    return (p > 1 and q > 1 and p * q == numbers.public_numbers.n
+            and d * e % (p - 1) == 1 and d * e % (q - 1) == 1
+            and numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and numbers.iqmp * q % p == 1)
+
+
+def load_private_key(pem, source: str = "private key", will_sign: bool = False):
+    """An RSA or ECDSA private key from PEM (PKCS#1, SEC1 or PKCS#8).
+
+    A key loaded to compare (or derive) its public half skips OpenSSL's RSA key check where
+    cryptography allows it (SKIP_RSA_CHECK, >= 39): the check tests p and q for primality, about
+    40 ms a 2048-bit key, most of a no-op rerun. The cheap consistency checks kubeadm makes still
+    reject a damaged key. A key that will sign (`will_sign`, see pki.CAState.signing_key) gets
+    OpenSSL's full check.
+    """
     if isinstance(pem, str):
         pem = pem.encode("utf-8")
+    skip = SKIP_RSA_CHECK and not will_sign
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        if skip:
+            key = serialization.load_pem_private_key(pem, password=None, unsafe_skip_rsa_key_validation=True)
+        else:
+            key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise PKIError(f"{source}: not a readable unencrypted PEM private key ({exc})") from None
     if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
         raise PKIError(f"{source}: the private key is neither RSA nor ECDSA")
+    if skip and isinstance(key, rsa.RSAPrivateKey) and not _rsa_consistent(key):
+        raise PKIError(f"{source}: not a readable unencrypted PEM private key (invalid RSA key: "
+                       "its values are inconsistent)")
     return key
 
 
 def load_certificate(pem, source: str = "certificate") -> x509.Certificate:
     """The first certificate of a PEM bundle."""
-    if isinstance(pem, str):
-        pem = pem.encode("utf-8")
-    try:
-        return x509.load_pem_x509_certificate(pem)
-    except ValueError as exc:
-        raise PKIError(f"{source}: not a readable PEM certificate ({exc})") from None
+    return _load_pem(x509.load_pem_x509_certificate, pem, source, "certificate")
 
 
 def cert_to_pem(cert: x509.Certificate) -> bytes:
@@ -226,6 +257,51 @@ def issue_certificate(ca_cert: x509.Certificate, ca_key, key, cn: str, organizat
     return builder.sign(ca_key, _hash_for(ca_key))
 
 
+def new_csr(key, cn: str, organizations=(), dns=(), ips=()) -> x509.CertificateSigningRequest:
+    """A CSR like kubeadm pkiutil.NewCSR: subject CN + O, SANs deduplicated; no extensions besides
+    the SANs (the signer decides usages)."""
+    dns, ips = normalize_sans(dns, ips)
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_name(cn, organizations))
+    if dns or ips:
+        builder = builder.add_extension(_san(dns, ips), critical=False)
+    return builder.sign(key, _hash_for(key))
+
+
+def csr_to_pem(csr: x509.CertificateSigningRequest) -> bytes:
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def load_csr(pem, source: str = "certificate request") -> x509.CertificateSigningRequest:
+    return _load_pem(x509.load_pem_x509_csr, pem, source, "certificate request")
+
+
+def _load_pem(loader, pem, source: str, what: str):
+    if isinstance(pem, str):
+        pem = pem.encode("utf-8")
+    try:
+        return loader(pem)
+    except ValueError as exc:
+        raise PKIError(f"{source}: not a readable PEM {what} ({exc})") from None
+
+
+def csr_matches(csr: x509.CertificateSigningRequest, key, cn: str, organizations=(), dns=(), ips=()) -> bool:
+    """Whether an existing CSR was made for `key` with this subject and these SANs."""
+    if spki_der(csr.public_key()) != spki_der(key.public_key()):
+        return False
+    have_cn, have_orgs = subject_fields(csr)
+    if have_cn != cn or sorted(have_orgs) != sorted(organizations):
+        return False
+    have_dns, have_ips = cert_sans(csr)
+    want_dns, want_ips = normalize_sans(dns, ips)
+    return sorted(have_dns) == want_dns and sorted(have_ips) == sorted(want_ips)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    """The serial as `openssl x509 -serial` prints it (upper-case hex, even length)."""
+    text = "%X" % cert.serial_number
+    return text if len(text) % 2 == 0 else "0" + text
+
+
 def not_after(cert: x509.Certificate) -> datetime.datetime:
     value = getattr(cert, "not_valid_after_utc", None)
     return value if value is not None else cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
@@ -269,8 +345,8 @@ def signed_by(cert: x509.Certificate, ca_cert: x509.Certificate) -> bool:
         return False
 
 
-def subject_fields(cert: x509.Certificate) -> tuple:
-    """(CN, [O...]) of a certificate."""
+def subject_fields(cert) -> tuple:
+    """(CN, [O...]) of a certificate (or CSR)."""
     cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     orgs = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
     return (cns[0].value if cns else ""), orgs
@@ -284,8 +360,8 @@ def cert_usages(cert: x509.Certificate) -> list:
     return [_OID_USAGES.get(oid.dotted_string, oid.dotted_string) for oid in eku]
 
 
-def cert_sans(cert: x509.Certificate) -> tuple:
-    """(DNS names, IP strings) of a certificate."""
+def cert_sans(cert) -> tuple:
+    """(DNS names, IP strings) of a certificate (or CSR)."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

@@ -2,14 +2,16 @@
 # Copyright: kubeboot developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Static Pod building blocks (kubeadm util/staticpod): the Pod skeleton, probes, host-path
-mounts, environment. What goes into each component's Pod is manifests.py."""
+mounts, environment, and the restart annotation a certificate renewal sets (kept when the
+manifest is rendered again). What goes into each component's Pod is manifests.py."""
 from __future__ import annotations
 
 import math
 import os
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil, netutil, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
 
 DIR_OR_CREATE = "DirectoryOrCreate"
@@ -129,3 +131,82 @@ def pod(component: str, container: dict, volumes: list, annotations=None, minor:
         },
         "status": {},
     }
+
+
+# =============================================================================
+# reading a manifest back (reset, join: kubeadm ReadStaticPodFromDisk)
+# =============================================================================
+def read(fs, path: str):
+    """The Pod of a static Pod manifest on this node, or None when absent or not a Pod."""
+    doc = _load(fs.read_text(path))
+    return doc if doc and doc.get("kind") == "Pod" else None
+
+
+def command_flags(pod_doc: dict) -> dict:
+    """--name=value flags of the Pod's first container command."""
+    try:
+        command = pod_doc["spec"]["containers"][0].get("command") or []
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return {}
+    return dict(arg[2:].split("=", 1) for arg in command if isinstance(arg, str) and arg.startswith("--") and "=" in arg)
+
+
+def host_path(pod_doc: dict, volume: str):
+    """hostPath.path of a named volume, or None."""
+    for item in (pod_doc.get("spec") or {}).get("volumes") or []:
+        if item.get("name") == volume:
+            return (item.get("hostPath") or {}).get("path")
+    return None
+
+
+def liveness_endpoint(pod_doc: dict):
+    """(host, port) the kubelet probes the component's liveness at, or None (a named probe port
+    resolved through the container's ports)."""
+    try:
+        container = pod_doc["spec"]["containers"][0]
+        get = container["livenessProbe"]["httpGet"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    port = get.get("port")
+    if isinstance(port, str) and not port.isdigit():
+        port = next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") == port), None)
+    return (get.get("host") or "127.0.0.1", int(port)) if port else None
+
+
+# =============================================================================
+# restarts (certificate renewal)
+# =============================================================================
+def _load(text):
+    try:
+        pod = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        return None
+    return pod if isinstance(pod, dict) else None
+
+
+def reads_any(text, paths) -> bool:
+    """Whether a manifest's containers name one of `paths` as a flag value (--tls-cert-file=<path>)."""
+    pod = _load(text) or {}
+    wanted = set(paths)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for arg in list(container.get("command") or []) + list(container.get("args") or []):
+            if str(arg).partition("=")[2] in wanted:
+                return True
+    return False
+
+
+def with_restart_annotation(text, stamp: str) -> str:
+    """The manifest with C.RESTARTED_AT_ANNOTATION set to `stamp`: a changed manifest makes the
+    kubelet recreate the Pod (a static Pod's identity is the hash of its manifest)."""
+    pod = _load(text)
+    if pod is None:
+        return text
+    pod.setdefault("metadata", {}).setdefault("annotations", {})[C.RESTARTED_AT_ANNOTATION] = stamp
+    return docutil.to_yaml(pod)
+
+
+def kept_annotations(text) -> dict:
+    """The restart annotation of an existing manifest, to carry into a re-rendered one (a rerun
+    of init/join must not undo a renewal's restart, nor restart the Pod once more)."""
+    annotations = ((_load(text) or {}).get("metadata") or {}).get("annotations") or {}
+    return {key: annotations[key] for key in (C.RESTARTED_AT_ANNOTATION,) if annotations.get(key)}

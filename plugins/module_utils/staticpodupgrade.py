@@ -6,7 +6,7 @@
 etcd first (when it is local and its image changes: never downgraded), then kube-apiserver,
 kube-controller-manager, kube-scheduler, one at a time: a component whose new manifest equals the
 one on disk is left alone; otherwise its certificates are renewed (unless certificate renewal is
-off), the old manifest is copied to /etc/kubernetes/tmp/kubeadm-backup-manifests-<timestamp>/ (and
+off; renewal.renew, the path of kubeadm certs renew), the old manifest is copied to /etc/kubernetes/tmp/kubeadm-backup-manifests-<timestamp>/ (and
 etcd's data directory to kubeadm-backup-etcd-<timestamp>/etcd), the new one is written, and the
 upgrade waits until the kubelet runs it: the mirror Pod's kubernetes.io/config.hash changes, the
 component's Pods run and are ready, and etcd (its members answer) and the API server (/livez)
@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    apiclient, errors, etcd, kubeconfig, manifests, pki, poll, upgradepolicy, versions)
+    apiclient, errors, etcd, kubeconfig, manifests, pki, poll, renewal, upgradepolicy, versions)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 
 BACKUP_MANIFESTS_PREFIX = "kubeadm-backup-manifests"
@@ -168,17 +168,20 @@ class Upgrade:
     def _renew_for(self, component: str) -> None:
         certs = [n for n in CERTS_BY_COMPONENT.get(component, ())
                  if self.cfg.local_etcd or not pki.BY_NAME[n].etcd]
-        if certs:
-            done = pki.ensure_certificates(self.cfg, self.ctx.fs, self.ctx.writer, only=certs, renew=True)
-            self.renewed += [r["name"] for r in done if r["changed"]]
-            self.ctx.report.certificates += done
-        self._renew_kubeconfigs(KUBECONFIGS_BY_COMPONENT.get(component, ()))
+        self._renew(certs + [kubeconfig.BY_NAME[n].file for n in KUBECONFIGS_BY_COMPONENT.get(component, ())])
 
     def _renew_kubeconfigs(self, names) -> None:
-        if names:
-            done = kubeconfig.ensure_kubeconfigs(self.cfg, self.ctx.fs, self.ctx.writer, only=list(names), renew=True)
-            self.renewed += [r["name"] + ".conf" for r in done if r["changed"]]
-            self.ctx.report.kubeconfigs += done
+        self._renew([kubeconfig.BY_NAME[n].file for n in names])
+
+    def _renew(self, names) -> None:
+        """kubeadm certs renew <names> (renewal.renew: keys kept, CAs never touched, an external CA's
+        certificates left with a warning); the new manifest restarts the component, so no restart mark."""
+        if not names:
+            return
+        done = renewal.renew(self.ctx.fs, self.ctx.writer, self.cfg, names, restart=False)["certificates"]
+        self.renewed += [r["name"] for r in done if r["action"] == "renewed"]
+        self.ctx.report.certificates += done
+        self.ctx.warnings += [r["reason"] for r in done if r["action"] == "external" and r.get("reason")]
 
     def _rollback(self, failed: str) -> list:
         restored = []

@@ -37,6 +37,7 @@ KUBELET_CLUSTER = "default-cluster"
 KUBELET_USER = "default-auth"
 KUBELET_CONTEXT = "default-context"
 CSR_KEY_ALGORITHM = "ECDSA-P256"  # what the kubelet generates
+FIRST_POLL_SECONDS = 0.1  # then doubling up to the poll interval
 
 
 class TLSBootstrapError(errors.KubebootError):
@@ -139,7 +140,10 @@ def request_certificate(api, node_name: str, timeout: float, interval: float = 1
                         key_algorithm: str = CSR_KEY_ALGORITHM, sleep=time.sleep, clock=time.monotonic):
     """Create the CSR with the bootstrap credentials (`api`: an apiwriter.ApiWriter) and wait for the
     signed certificate. Returns (cert_pem, key_pem, csr_name); in check mode the CSR is only planned
-    and cert_pem is None. Raises TLSBootstrapError on denial/failure/timeout."""
+    and cert_pem is None. Raises TLSBootstrapError on denial/failure/timeout.
+
+    The kubelet watches its CSR; here it is polled, first after FIRST_POLL_SECONDS, doubling up to
+    `interval`: a cluster that signs at once costs the join no idle second, a slow one few requests."""
     key = pkiutil.generate_key(key_algorithm)
     obj = csr_object(node_name, make_csr(node_name, key), key)
     name = obj["metadata"]["name"]
@@ -168,7 +172,8 @@ def request_certificate(api, node_name: str, timeout: float, interval: float = 1
         return TLSBootstrapError(f"TLS bootstrap: timed out after {timeout:g}s waiting for the "
                                  f"CertificateSigningRequest {name} to be approved and signed{detail}; "
                                  "nothing was written")
-    cert_pem = poll.wait_for(signed, timeout, interval, on_timeout=timed_out, sleep=sleep, clock=clock)
+    cert_pem = poll.wait_for(signed, timeout, min(FIRST_POLL_SECONDS, interval), backoff=2, max_interval=interval,
+                             on_timeout=timed_out, sleep=sleep, clock=clock)
     return cert_pem, pkiutil.key_to_pem(key), name
 
 

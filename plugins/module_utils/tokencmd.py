@@ -13,7 +13,7 @@ import posixpath
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    bootstraptoken, errors, kubeconfigutil, pubkeypin, tokens, validators)
+    apiclient, bootstraptoken, errors, kubeconfigutil, pubkeypin, tokens, validators)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiclient import Client
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.bootstraptoken import BootstrapToken
@@ -23,15 +23,11 @@ DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 MASK = "*" * 16
 
 
-def load_kubeconfig(fs: HostFS, path: str) -> dict:
-    text = fs.read_text(path)
-    if text is None:
-        raise errors.FileError(f"kubeconfig {path} does not exist (set kubeconfig, or run kubeadm_init first)")
-    return kubeconfigutil.load(text, f"kubeconfig {path}", errors.FileError)
+load_kubeconfig = apiclient.load_kubeconfig_file
 
 
 def client_for(fs: HostFS, path: str, **kwargs) -> Client:
-    return Client.from_kubeconfig(load_kubeconfig(fs, path), base_dir=posixpath.dirname(path), fs=fs, **kwargs)
+    return Client.from_kubeconfig_file(fs, path, **kwargs)
 
 
 def current_cluster(config: dict) -> dict:

@@ -14,6 +14,7 @@ import re
 import secrets as _secrets
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import docutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import (
     parse_duration, short_human_duration)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -268,33 +269,6 @@ def token_list_row(parsed: dict, now=None) -> dict:
     }
 
 
-def _tabwriter(lines: list, minwidth: int = 10, padding: int = 3) -> str:
-    """Go text/tabwriter (padchar ' ', flags 0) for lines of tab-terminated cells + last text."""
-    cells = [line.split("\t") for line in lines]
-    out_lines = [[] for _unused in cells]
-    column = 0
-    while True:
-        rows = [i for i, row in enumerate(cells) if column < len(row) - 1]
-        if not rows:
-            break
-        # column blocks = runs of consecutive lines that have this column
-        block = []
-        for i in range(len(cells) + 1):
-            if i in rows:
-                block.append(i)
-                continue
-            if block:
-                width = max([minwidth] + [len(cells[j][column]) + padding for j in block])
-                for j in block:
-                    out_lines[j].append(cells[j][column].ljust(width))
-                block = []
-        column += 1
-    text = ""
-    for i, row in enumerate(cells):
-        text += "".join(out_lines[i]) + row[-1] + "\n"
-    return text
-
-
 def _row_line(row: dict) -> str:
     return "\t".join([row["token"], "%-9s" % row["ttl"], row["expires"], "%-22s" % row["usages"],
                       "%-56s" % row["description"], row["groups"]])
@@ -310,9 +284,9 @@ def format_token_rows(rows: list) -> str:
     if not rows:
         return ""
     header = "\t".join(_LIST_COLUMNS)
-    text = _tabwriter([header, _row_line(rows[0])])
+    text = docutil.tabwriter([header, _row_line(rows[0])])
     for row in rows[1:]:
-        text += _tabwriter([_row_line(row)])
+        text += docutil.tabwriter([_row_line(row)])
     return text
 
 

@@ -32,6 +32,18 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig imp
     default_upgrade_configuration, load_documents)
 
 ACTIONS = options.UPGRADE_ACTIONS
+# The fields of each part of a v1beta4 UpgradeConfiguration at their Go zero values (omitted when
+# kubeadm prints a document); kubeadm's own defaults (kubeadmconfig.default_upgrade_configuration)
+# and the config file go over them. A module option lands only in a part that has its field.
+_COMMON = {"dryRun": False, "ignorePreflightErrors": [], "patches": {"directory": ""}, "skipPhases": []}
+_VERSIONED = {"kubernetesVersion": "", "allowExperimentalUpgrades": False, "allowRCUpgrades": False,
+              "printConfig": False}
+FIELDS = {
+    "apply": dict(_COMMON, **_VERSIONED, certificateRenewal=False, etcdUpgrade=False, forceUpgrade=False),
+    "node": dict(_COMMON, certificateRenewal=False, etcdUpgrade=False),
+    "plan": dict(_VERSIONED, dryRun=False, ignorePreflightErrors=[], etcdUpgrade=False),
+    "diff": {"kubernetesVersion": "", "contextLines": 3},
+}
 
 
 @dataclass
@@ -93,7 +105,7 @@ def build_upgrade_config(params: dict) -> UpgradeConfig:
     if params.get("config"):
         found, _moved = load_documents(params["config"], "upgrade", warnings)
         file_doc = found.get("UpgradeConfiguration") or {}
-    doc = docutil.deep_merge(default_upgrade_configuration(), file_doc)
+    doc = docutil.deep_merge(docutil.deep_merge(copy.deepcopy(FIELDS), default_upgrade_configuration()), file_doc)
     builder = Builder({"upgrade": doc}, {"upgrade": file_doc}, warnings, options.secret_options(options.UPGRADE))
     expected = ""
     if action == "node" and params.get("kubernetes_version"):

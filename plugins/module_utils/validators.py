@@ -108,6 +108,19 @@ def duration(field: str, value) -> str:
         raise ConfigError(field, value, exc.allowed) from None
 
 
+def timeouts(field: str, value, field_of=None) -> dict:
+    """kubeadm's v1beta4 `timeouts` mapping: known names only, each a Go duration (canonical form).
+    `field_of(name)`: how the user wrote one timeout (a module option), default `<field>.<name>`."""
+    if not isinstance(value, dict):
+        raise ConfigError(field, value, "a mapping of timeout name to duration")
+    out = {}
+    for key, item in value.items():
+        if key not in C.DEFAULT_TIMEOUTS:
+            raise ConfigError(field, key, "one of " + ", ".join(C.DEFAULT_TIMEOUTS))
+        out[key] = duration(field_of(key) if field_of else f"{field}.{key}", item)
+    return out
+
+
 def cidrs(field: str, value) -> list:
     """One CIDR, or two of different families (dual stack) -> [ip_network]."""
     try:
@@ -194,6 +207,19 @@ def token(field: str, value) -> str:
     text = value or ""
     if text and not _TOKEN_RE.match(str(text)):
         raise ConfigError(field, HIDDEN, TOKEN_ALLOWED)
+    return text
+
+
+_BEARER_RE = re.compile(r"\A[A-Za-z0-9._~+/-]+=*\Z")
+
+
+def bearer_token(field: str, value) -> str:
+    """A bearer token for a kubeconfig (RFC 6750 token characters: a bootstrap token, a service
+    account token, ...); never echoed."""
+    text = "" if value is None else str(value)
+    if not _BEARER_RE.match(text):
+        raise ConfigError(field, HIDDEN, "a bearer token such as a bootstrap token abcdef.0123456789abcdef "
+                                         "(letters, digits and - . _ ~ + / only)")
     return text
 
 

@@ -100,7 +100,7 @@ notes:
     C(StaticPodManifest) are.
 seealso:
   - module: kubeboot.cluster.kubeadm_init
-  - module: kubeboot.cluster.kubeadm_node
+  - module: kubeboot.cluster.kube_node
 """
 
 EXAMPLES = r"""

@@ -22,7 +22,8 @@ import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 
 from tests.integration.test_init_playbook import IGNORE, run_playbook, run_task
-from tests.integration.test_join import ETCDCTL, FakeKubelet, _playbook
+from tests.integration.test_join import _playbook
+from tests.support.staticpods import ETCDCTL, FakeKubelet
 from tests.support.apiserver.server import ApiDouble
 from tests.support.apiserver.testing import free_port
 from tests.support.joinlab import ADMIN_TOKEN, CERT_KEY as JOIN_CERT_KEY, TOKEN as JOIN_TOKEN, Lab, tree
@@ -194,7 +195,7 @@ def test_join_check_mode_predicts_the_real_run(tmp_path, kubectl, kubectl_env):
     try:
         lab.wait_signed()
         lab.write_node1_control_plane()
-        first = FakeKubelet(lab, lab.rootfs1, "cp1", "127.0.0.1")
+        first = FakeKubelet(lab.admin, lab.rootfs1, "cp1", "127.0.0.1")
         kubelets.append(first)
         first.start()
         ApiWriter(lab.admin).ensure({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cp2"}})
@@ -223,7 +224,7 @@ def test_join_check_mode_predicts_the_real_run(tmp_path, kubectl, kubectl_env):
         assert check["etcd"]["added"] is True and check["etcd"]["promoted"] is False
         assert_no_secret(check["_stdout"] + json.dumps(check["diff"]), JOIN_TOKEN[7:], JOIN_CERT_KEY)
 
-        kubelet = FakeKubelet(lab, rootfs, "cp2", "127.0.0.2")
+        kubelet = FakeKubelet(lab.admin, rootfs, "cp2", "127.0.0.2")
         kubelets.append(kubelet)
         kubelet.watch()
         real = _playbook(tmp_path, args)

@@ -19,6 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import Kub
 
 from tests.conftest import COLLECTIONS_ROOT
 from tests.support.joinlab import CERT_KEY, TOKEN, Lab, tree
+from tests.support.staticpods import ETCDCTL, FakeKubelet
 
 
 @pytest.fixture
@@ -200,66 +201,6 @@ def test_module_through_ansible_playbook(lab, tmp_path):
 
 # --- control-plane join: a real 3-member etcd cluster ------------------------------------------------
 
-ETCD = "/usr/bin/etcd"
-ETCDCTL = "/usr/bin/etcdctl"
-
-
-class FakeKubelet:
-    """Starts real etcd from a node's etcd static Pod manifest (host paths mapped into the rootfs; the
-    localhost client listener dropped so several nodes share one loopback) and registers the mirror
-    Pod + Node in the API double, as a kubelet would."""
-
-    def __init__(self, lab, rootfs: str, node: str, address: str):
-        self.lab, self.rootfs, self.node, self.address = lab, rootfs, node, address
-        self.proc = None
-
-    def command(self) -> list:
-        pod = yaml.safe_load(open(os.path.join(self.rootfs, "etc/kubernetes/manifests/etcd.yaml")))
-        out = [ETCD]
-        for arg in pod["spec"]["containers"][0]["command"][1:]:
-            name, _, value = arg[2:].partition("=")
-            if value.startswith("/"):
-                value = os.path.join(self.rootfs, value.lstrip("/"))
-            if name == "listen-client-urls":
-                value = f"https://{self.address}:2379"
-            if name == "listen-metrics-urls":
-                value = f"http://{self.address}:2381"
-            out.append(f"--{name}={value}")
-        return out
-
-    def start(self) -> None:
-        log = open(os.path.join(self.rootfs, "etcd.log"), "w")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
-        ApiWriter(self.lab.admin).ensure({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"etcd-{self.node}", "namespace": "kube-system",
-                         "labels": {"component": "etcd", "tier": "control-plane"},
-                         "annotations": {"kubeadm.kubernetes.io/etcd.advertise-client-urls":
-                                         f"https://{self.address}:2379"}},
-            "spec": {"nodeName": self.node, "containers": [{"name": "etcd", "image": "etcd"}]}})
-
-    def watch(self) -> threading.Thread:
-        def run():
-            path = os.path.join(self.rootfs, "etc/kubernetes/manifests/etcd.yaml")
-            for _ in range(600):
-                if os.path.exists(path):
-                    time.sleep(0.2)
-                    self.start()
-                    return
-                time.sleep(0.1)
-        thread = threading.Thread(target=run, daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-
 @pytest.mark.slow  # make test-slow / test-all (CI runs both suites)
 def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
     lab = Lab(str(tmp_path), upload_certs=True)
@@ -267,7 +208,7 @@ def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
     try:
         lab.wait_signed()
         lab.write_node1_control_plane()
-        first = FakeKubelet(lab, lab.rootfs1, "cp1", "127.0.0.1")
+        first = FakeKubelet(lab.admin, lab.rootfs1, "cp1", "127.0.0.1")
         kubelets.append(first)
         first.start()
         for name in ("cp2", "cp3"):
@@ -287,7 +228,7 @@ def test_control_plane_join_forms_three_member_etcd(tmp_path, openssl):
                 assert {c["name"] for c in check["certificates"]} >= {"apiserver", "etcd-peer", "etcd-server"}
                 assert all(c["action"] == "created" for c in check["certificates"])
                 assert {k["name"] for k in check["kubeconfigs"]} == {"admin", "controller-manager", "scheduler"}
-            kubelet = FakeKubelet(lab, rootfs, name, f"127.0.0.{index}")
+            kubelet = FakeKubelet(lab.admin, rootfs, name, f"127.0.0.{index}")
             kubelets.append(kubelet)
             kubelet.watch()
             results[name] = join.run_join(params)

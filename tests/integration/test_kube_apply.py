@@ -105,7 +105,7 @@ def test_kube_apply_module(api_double, tmp_path, kubectl_env):
     ], "change")
     assert results["change"]["changed_objects"] == ["ConfigMap/demo/settings"]
     assert results["bad"]["failed"] and "objects[1].apiVersion" in results["bad"]["msg"]
-    assert results["absent"]["changed_objects"] == list(reversed(want)) and results["gone"]["changed"] is False
+    assert results["absent"]["changed_objects"] == list(reversed(want)) and results["gone"]["changed"] is False, results["gone"]
     assert "demo" not in kubectl(double, kubectl_env, "get", "namespaces", "-o", "name")
 
 

@@ -4,37 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import json
-import os
-import subprocess
-import sys
-
-import yaml
-
 from ansible_collections.kubeboot.cluster.plugins.module_utils import bootstraptoken, pubkeypin
 from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, tokens
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
-from tests.conftest import COLLECTIONS_ROOT
+from tests.support.playbook import play as _play
 
 GIVEN = "k8sbot.0123456789abcdef"
-
-
-def _play(tmp_path, tasks, name):
-    out = tmp_path / f"{name}.json"
-    names = [t["register"] for t in tasks if "register" in t]
-    tasks = tasks + [{"name": "save", "ansible.builtin.copy": {
-        "content": "{{ {" + ", ".join(f"'{n}': {n}" for n in names) + "} | to_json }}",
-        "dest": str(out), "mode": "0600"}, "check_mode": False, "no_log": True}]
-    path = tmp_path / f"{name}.yml"
-    path.write_text(yaml.safe_dump([{"hosts": "localhost", "gather_facts": False, "tasks": tasks}]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run(
-        [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-vvv", "-i", "localhost,",
-         "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(path)],
-        capture_output=True, text=True, env=env, timeout=300)
-    assert out.exists(), proc.stdout + proc.stderr
-    return json.loads(out.read_text()), proc.stdout + proc.stderr
 
 
 def test_token_modules_playbook(api_double, tmp_path):

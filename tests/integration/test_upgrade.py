@@ -14,11 +14,9 @@ static Pods as mirror Pods (tests/support/upgradelab.py):
 from __future__ import annotations
 
 import difflib
-import json
 import os
 import re
 import subprocess
-import sys
 
 import pytest
 import yaml
@@ -27,36 +25,20 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import pkiutil, s
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.upgrade import run_upgrade
 
-from tests.conftest import COLLECTIONS_ROOT
 from tests.integration.test_init_guard import tree_hash
+from tests.support.playbook import play
 from tests.support.upgradelab import ControlPlane
 
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
 def run_tasks(tmp_path, tasks: list, *extra, name="play") -> list:
-    """One ansible-playbook run of several tasks (module, args); their registered results in order."""
-    out = tmp_path / f"{name}.results.json"
-    steps = []
-    for index, (module, args, *extra_keys) in enumerate(tasks):
-        steps.append(dict({"name": f"task{index}", module: args, "register": f"r{index}", "ignore_errors": True},
-                          **(extra_keys[0] if extra_keys else {})))
-    collected = "[" + ", ".join(f"r{i}" for i in range(len(tasks))) + "]"
-    steps.append({"name": "save", "ansible.builtin.copy": {"content": "{{ " + collected + " | to_json }}",
-                                                           "dest": str(out), "mode": "0600"},
-                  "check_mode": False, "diff": False})
-    path = tmp_path / f"{name}.yml"
-    path.write_text(yaml.safe_dump([{"name": name, "hosts": "localhost", "gather_facts": False, "tasks": steps}]))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_LOCALHOST_WARNING="false",
-               ANSIBLE_INVENTORY_UNPARSED_WARNING="false", ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,",
-                           "-c", "local", "-e", f"ansible_python_interpreter={sys.executable}", str(path), *extra],
-                          capture_output=True, text=True, env=env, timeout=600)
-    assert out.exists(), proc.stdout + proc.stderr
-    results = json.loads(out.read_text())
-    for result in results:
-        result["_stdout"] = proc.stdout[-4000:] + proc.stderr[-2000:]
-    return results
+    """One ansible-playbook run (tests.support.playbook.play) of several tasks (module, args[, task keys]);
+    their registered results in order, each with the run's log."""
+    steps = [dict({"name": f"task{index}", module: args, "register": f"r{index}"}, **(keys[0] if keys else {}))
+             for index, (module, args, *keys) in enumerate(tasks)]
+    results, log = play(tmp_path, steps, name, *extra)
+    return [dict(results[f"r{index}"], _stdout=log) for index in range(len(tasks))]
 
 
 def changed_lines(before: bytes, after: bytes) -> list:

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 
 import yaml
 
 from tests.conftest import COLLECTIONS_ROOT
+from tests.support.playbook import ansible_playbook
 
 PLAYBOOK = os.path.join(COLLECTIONS_ROOT, "ansible_collections/kubeboot/cluster/playbooks/upgrade.yml")
 INVENTORY = {"all": {"children": {
@@ -21,26 +20,24 @@ INVENTORY = {"all": {"children": {
     "k8s_cluster": {"children": {"kube_control_plane": None, "kube_node": None}}}}}
 
 
-def ansible_playbook(tmp_path, *argv) -> str:
+def run(tmp_path, *argv) -> str:
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(yaml.safe_dump(INVENTORY))
-    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_ROOT, ANSIBLE_NOCOLOR="1")
-    proc = subprocess.run([os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory),
-                           PLAYBOOK, *argv], capture_output=True, text=True, env=env, timeout=300)
+    proc = ansible_playbook("-i", str(inventory), PLAYBOOK, *argv, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 
 
 def test_plays_hosts_and_order(tmp_path):
-    ansible_playbook(tmp_path, "--syntax-check")
-    hosts = ansible_playbook(tmp_path, "--list-hosts")
+    run(tmp_path, "--syntax-check")
+    hosts = run(tmp_path, "--list-hosts")
     plays = re.findall(r"play #\d+ \(([^)]*)\): (.+?)\tTAGS.*?\n\s+pattern: .*?\n\s+hosts \(\d+\):\n((?:\s+\S+\n)+)",
                        hosts)
     listed = [(name, sorted(h.split())) for _pattern, name, h in plays]
     assert listed == [("Plan the upgrade", ["cp1"]), ("Upgrade the control-plane nodes", ["cp1", "cp2"]),
                       ("Upgrade the workers", ["w1", "w2", "w3"])], hosts
 
-    tasks = ansible_playbook(tmp_path, "--list-tasks")
+    tasks = run(tmp_path, "--list-tasks")
     assert tasks.index("Plan it") < tasks.index("Upgrade the control plane of this node") \
         < tasks.index("Upgrade this node's kubelet configuration"), tasks
 
@@ -51,5 +48,5 @@ def test_plays_hosts_and_order(tmp_path):
     assert "20%" in document[2]["serial"] and document[2]["max_fail_percentage"] == 0
     with open(os.path.join(os.path.dirname(PLAYBOOK), "tasks/upgrade_kubelet.yml"), encoding="utf-8") as handle:
         steps = [list(t)[1] if list(t)[0] == "name" else list(t)[0] for t in yaml.safe_load(handle)]
-    assert steps == ["ansible.builtin.set_fact", "kubeboot.cluster.kubeadm_node", "ansible.builtin.include_role",
-                     "ansible.builtin.systemd_service", "kubeboot.cluster.kubeadm_node"], steps
+    assert steps == ["ansible.builtin.set_fact", "kubeboot.cluster.kube_node", "ansible.builtin.include_role",
+                     "ansible.builtin.systemd_service", "kubeboot.cluster.kube_node"], steps

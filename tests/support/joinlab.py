@@ -21,20 +21,22 @@ CERT_KEY = "0f" * 32
 
 class Lab:
     def __init__(self, base: str, version_label: str = "stable-1.33", token: str = TOKEN,
-                 token_kwargs=None, controllers: bool = True, upload_certs: bool = False):
+                 token_kwargs=None, controllers: bool = True, upload_certs: bool = False,
+                 address: str = "127.0.0.1", store=None, controllers_interval: str = "0.3s"):
         self.base = base
         self.rootfs1 = os.path.join(base, "node1")
         os.makedirs(self.rootfs1, exist_ok=True)
         self.fs1 = HostFS(self.rootfs1)
         version = versions.resolve_version(version_label)
-        self.cfg = config.sample_init_config(version=version, node_name="cp1", advertise_address="127.0.0.1")
+        self.cfg = config.sample_init_config(version=version, node_name="cp1", advertise_address=address)
         pki.ensure_certificates(self.cfg, self.fs1, Writer(self.fs1))
         self.pki_dir = self.fs1.path(self.cfg.cert_dir)
-        self.double = ApiDouble(self.pki_dir, controllers=controllers, controllers_interval="0.3s",
+        self.double = ApiDouble(self.pki_dir, host=address, store=store, controllers=controllers,
+                                controllers_interval=controllers_interval,
                                 static_tokens={ADMIN_TOKEN: UserInfo("lab-admin", ["system:masters"])},
                                 kubernetes_version=version).start()
         self.url = self.double.url
-        self.endpoint = f"127.0.0.1:{self.double.port}"
+        self.endpoint = f"{address}:{self.double.port}"
         self.cfg.cluster["controlPlaneEndpoint"] = self.endpoint
         self.ca_pem = self.fs1.read_bytes(self.cfg.cert_dir + "/ca.crt")
         self.pin = pubkeypin.pin(self.ca_pem)

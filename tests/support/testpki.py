@@ -4,14 +4,16 @@ Independent of the collection's own pki.py on purpose (it is the thing under tes
 """
 from __future__ import annotations
 
+import base64
 import datetime
 import ipaddress
+import math
 import os
 from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 
@@ -141,3 +143,53 @@ def make_csr(cn: str, orgs=(), key=None) -> tuple[bytes, object]:
     csr = (x509.CertificateSigningRequestBuilder().subject_name(_name(cn, orgs))
            .sign(key, hashes.SHA256()))
     return csr.public_bytes(serialization.Encoding.PEM), key
+
+
+# --- damaged RSA keys (OpenSSL's full check refuses them; the cheap consistency checks may not) ---
+
+def _der_int(value: int) -> bytes:
+    body = value.to_bytes(value.bit_length() // 8 + 1, "big")
+    return b"\x02" + _der_len(len(body)) + body
+
+
+def _der_len(length: int) -> bytes:
+    if length < 0x80:
+        return bytes([length])
+    raw = length.to_bytes((length.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
+
+
+def rsa_key_pem(n, e, d, p, q, dp, dq, qinv) -> bytes:
+    """A PKCS#1 RSAPrivateKey written by hand: any values, consistent or not."""
+    body = b"".join(_der_int(v) for v in (0, n, e, d, p, q, dp, dq, qinv))
+    der = b"\x30" + _der_len(len(body)) + body
+    b64 = base64.b64encode(der).decode()
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return ("-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n").encode()
+
+
+def write_composite_prime_ca(cert_path: str, key_path: str, cn: str = "kubernetes") -> bytes:
+    """A CA whose key is consistent (p*q = n, d*e = 1 mod p-1, q-1, CRT values) but whose 'prime' p
+    is composite, so OpenSSL's full key check refuses it; its certificate is signed by another key
+    (only its public key matters). Writes both files; returns the key PEM."""
+    e = 65537
+    while True:
+        a, b = (rsa.generate_private_key(public_exponent=e, key_size=1024).private_numbers() for _i in range(2))
+        p, q = a.p * a.q, b.p
+        lam = (p - 1) * (q - 1) // math.gcd(p - 1, q - 1)
+        if math.gcd(e, lam) == 1:
+            break
+    n, d = p * q, pow(e, -1, lam)
+    pem = rsa_key_pem(n, e, d, p, q, d % (p - 1), d % (q - 1), pow(q, -1, p))
+    other = rsa.generate_private_key(public_exponent=e, key_size=2048)
+    name = _name(cn)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(rsa.RSAPublicNumbers(e, n).public_key()).serial_number(7)
+            .not_valid_before(_now()).not_valid_after(_now() + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(other, hashes.SHA256()))
+    with open(key_path, "wb") as handle:
+        handle.write(pem)
+    with open(cert_path, "wb") as handle:
+        handle.write(cert_pem(cert))
+    return pem

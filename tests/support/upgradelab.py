@@ -1,92 +1,22 @@
 """A control-plane node to upgrade in tests: kubeadm_init (in-process) into a rootfs at one version,
 the API double serving that node's PKI on its advertised port with real etcd storage, and a
-`FakeKubelet` that does for the test what the kubelet does for kubeadm upgrade: it posts a mirror
-Pod for every static Pod manifest of the rootfs (kubernetes.io/config.hash = the file's digest,
-Running and Ready, or not Ready for the components told to fail). Test-only."""
+`staticpods.MirrorPodKubelet` posting the mirror Pods kubeadm upgrade waits for. Test-only."""
 from __future__ import annotations
 
-import hashlib
 import os
-import threading
 import time
 
-import yaml
-
-from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, errors
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
 from ansible_collections.kubeboot.cluster.plugins.module_utils.init import run_init
 
 from tests.support.apiserver import ApiDouble, UserInfo
 from tests.support.apiserver.testing import free_port
+from tests.support.staticpods import MirrorPodKubelet
 
 ADMIN_TOKEN = "upgrade-lab-admin-token-0123456789"
 API_PHASES = ["wait-control-plane", "upload-config", "upload-certs", "mark-control-plane", "bootstrap-token",
               "kubelet-finalize", "addon", "show-join-command"]
 IGNORE = ["all"]
-
-
-class FakeKubelet:
-    """Mirror Pods of <rootfs>/etc/kubernetes/manifests, refreshed every 0.2 s."""
-
-    def __init__(self, rootfs: str, node: str, client, etcd_url: str = "", unhealthy=()):
-        self.rootfs, self.node, self.client = rootfs, node, client
-        self.etcd_url = etcd_url
-        self.unhealthy = set(unhealthy)   # components whose new Pods never become Ready
-        self.seen = {}                    # component -> digest posted
-        self.first = {}                   # component -> the digest at start (healthy even when "unhealthy")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"fake-kubelet-{node}")
-
-    def start(self) -> "FakeKubelet":
-        self.sync()
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.2):
-            try:
-                self.sync()
-            except (errors.KubebootError, OSError):
-                pass
-
-    def sync(self) -> None:
-        directory = os.path.join(self.rootfs, "etc/kubernetes/manifests")
-        for entry in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
-            if entry.startswith(".") or not entry.endswith(".yaml"):
-                continue
-            with open(os.path.join(directory, entry), "rb") as handle:
-                data = handle.read()
-            digest = hashlib.sha256(data).hexdigest()[:32]
-            pod = yaml.safe_load(data)
-            name = pod["metadata"]["name"]
-            self.first.setdefault(name, digest)
-            if self.seen.get(name) == digest:
-                continue
-            self._post(name, pod, digest)
-            self.seen[name] = digest
-
-    def _post(self, name: str, pod: dict, digest: str) -> None:
-        mirror = f"{name}-{self.node}"
-        meta = pod["metadata"]
-        annotations = dict(meta.get("annotations") or {}, **{
-            "kubernetes.io/config.hash": digest, "kubernetes.io/config.mirror": digest,
-            "kubernetes.io/config.source": "file"})
-        if name == "etcd" and self.etcd_url:
-            annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = self.etcd_url
-        ready = "False" if name in self.unhealthy and digest != self.first[name] else "True"
-        obj = {"apiVersion": "v1", "kind": "Pod",
-               "metadata": {"name": mirror, "namespace": "kube-system", "labels": dict(meta.get("labels") or {}),
-                            "annotations": annotations},
-               "spec": dict(pod["spec"], nodeName=self.node),
-               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}}
-        self.client.delete("Pod", mirror, "kube-system")
-        created = self.client.create(obj)
-        if (created.get("status") or {}).get("phase") != "Running":
-            created["status"] = obj["status"]
-            self.client.request("PUT", apiclient.resource_path("Pod", mirror, "kube-system") + "/status", created)
 
 
 class ControlPlane:
@@ -120,8 +50,8 @@ class ControlPlane:
                             "lastHeartbeatTime": now, "lastTransitionTime": now}]}},
             content_type=apiclient.PATCH_TYPES["merge"])
 
-    def start_kubelet(self, etcd_url: str = "", unhealthy=()) -> FakeKubelet:
-        self.kubelet = FakeKubelet(self.rootfs, self.node, self.admin, etcd_url=etcd_url, unhealthy=unhealthy).start()
+    def start_kubelet(self, etcd_url: str = "", unhealthy=()) -> MirrorPodKubelet:
+        self.kubelet = MirrorPodKubelet(self.rootfs, self.node, self.admin, etcd_url=etcd_url, unhealthy=unhealthy).start()
         return self.kubelet
 
     def manifest(self, component: str) -> bytes:

@@ -1,5 +1,5 @@
 """docs/dev/architecture.md against the code: every module_utils file is listed and described,
-every file it names exists, its phase table is init's and join's phases, and the tables and
+every file it names exists, its phase table is init's, join's and reset's phases, and the tables and
 contracts it names (`pki.CERTS`, `apiwriter.ApiWriter.ensure`, ...) exist."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import init, join
+from ansible_collections.kubeboot.cluster.plugins.module_utils import init, join, reset
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOC = os.path.join(REPO, "docs", "dev", "architecture.md")
@@ -55,7 +55,7 @@ def test_every_file_named_exists(doc):
 
 def test_phase_table_is_the_workflows(doc):
     rows = {cells[0].strip("`"): cells for cells in _table(_section(doc, "Phases"))}
-    workflows = {"init": init.PHASES, "join": join.PHASES}
+    workflows = {"init": init.PHASES, "join": join.PHASES, "reset": reset.PHASES}
     for name, phases in workflows.items():
         for phase in phases:
             assert phase.name in rows, f"{name} phase {phase.name} missing from the phase table"

@@ -428,26 +428,6 @@ class APIServer:
                 raise
         raise conflict(res, name)
 
-    def evict(self, res: R.Resource, ns, name, dry_run: bool = False) -> dict:
-        """pods/eviction (policy/v1 Eviction): 429 while a PodDisruptionBudget selecting the Pod allows
-        no disruption (maxUnavailable 0, or minAvailable >= the Pods it selects), else the Pod is deleted."""
-        pod = self.get(res, ns, name)
-        labels = pod.get("metadata", {}).get("labels") or {}
-        pods = self.list(res, ns)["items"]
-        for pdb in self.list(self.res("poddisruptionbudgets"), ns)["items"]:
-            spec = pdb.get("spec") or {}
-            wanted = (spec.get("selector") or {}).get("matchLabels") or {}
-            if not wanted or any(labels.get(k) != v for k, v in wanted.items()):
-                continue
-            selected = [p for p in pods if all((p.get("metadata", {}).get("labels") or {}).get(k) == v
-                                               for k, v in wanted.items())]
-            if spec.get("maxUnavailable") == 0 or (
-                    isinstance(spec.get("minAvailable"), int) and spec["minAvailable"] >= len(selected)):
-                raise StatusError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
-                                  "disruption budget.", _details(res, name))
-        self.delete(res, ns, name, dry_run)
-        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
-
     def delete(self, res: R.Resource, ns, name, dry_run: bool = False) -> dict:
         if res.plural == "namespaces" and name in PROTECTED_NAMESPACES:
             raise StatusError(403, "Forbidden", f'namespaces "{name}" is forbidden: this namespace may '
@@ -688,6 +668,32 @@ class APIServer:
                     pass
             return 200, listed
         raise StatusError(405, "MethodNotAllowed", "method not allowed")
+
+    def evict(self, res: R.Resource, ns, name, dry_run: bool = False) -> dict:
+        """POST pods/<name>/eviction: refused (429) while a PodDisruptionBudget selecting the pod allows no
+        disruption (minAvailable / maxUnavailable as integers, every matching pod counted healthy);
+        otherwise the pod is deleted (deletion is immediate in the double)."""
+        pod = self.get(res, ns, name)
+        labels = pod["metadata"].get("labels") or {}
+        pdbs = self.list(R.BY_GVR[("policy", "v1", "poddisruptionbudgets")], ns)["items"]
+        pods = self.list(res, ns)["items"]
+        for pdb in pdbs:
+            wanted = ((pdb.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+            if not wanted or any(labels.get(k) != v for k, v in wanted.items()):
+                continue
+            healthy = sum(1 for p in pods if all((p["metadata"].get("labels") or {}).get(k) == v
+                                                 for k, v in wanted.items()))
+            spec = pdb["spec"]
+            allowed = healthy - int(spec["minAvailable"]) if "minAvailable" in spec else \
+                int(spec.get("maxUnavailable", 1))
+            if allowed <= 0:
+                raise StatusError(429, "TooManyRequests", "Cannot evict pod as it would violate the pod's "
+                                  "disruption budget.", {"causes": [{"reason": "DisruptionBudget", "message":
+                                  f"The disruption budget {pdb['metadata']['name']} needs {spec.get('minAvailable')} "
+                                  f"healthy pods and has {healthy} currently"}]})
+        if not dry_run:
+            self.delete(res, ns, name)
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success"}
 
     # ------------------------------------------------------------------ convenience for tests
     def put_object(self, obj: dict) -> dict:

@@ -97,8 +97,6 @@ def resource_list(group: str, version: str) -> dict:
             verbs = ["get", "patch", "update"]
             if sub == "finalize":
                 verbs = ["update"]
-            elif sub == "eviction":
-                verbs = ["create"]
             out.append({"name": f"{r.plural}/{sub}", "singularName": "", "namespaced": r.namespaced,
                         "kind": r.kind, "verbs": verbs})
     gv = f"{group}/{version}" if group else version

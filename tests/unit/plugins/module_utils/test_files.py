@@ -102,3 +102,38 @@ def test_rootfs_reads_follow_final_links_inside_the_tree(tmp_path):
     fs = HostFS(str(root))
     assert fs.read_text("/var/lib/kubelet/pki/current.pem") == "cert"
     assert os.path.islink(fs.path("/var/lib/kubelet/pki/current.pem"))
+
+
+def test_remove_plans_in_check_mode_and_later_reads_see_it(tmp_path):
+    fs = HostFS(str(tmp_path))
+    Writer(fs).write("/etc/k/pki/ca.key", "KEY", 0o600)
+    Writer(fs).write("/etc/k/pki/ca.crt", "CERT\n", 0o644)
+    writer = Writer(fs, check_mode=True)
+    assert writer.remove("/etc/k/pki/ca.crt", secret=False) is True
+    assert writer.remove("/etc/k/pki/ca.crt") is False  # planned once
+    assert writer.remove("/etc/k/pki") is True
+    view = writer.view()
+    assert not view.exists("/etc/k/pki/ca.key") and view.read_bytes("/etc/k/pki/ca.key") is None
+    assert writer.remove("/etc/k/pki/ca.key") is False  # its directory is planned away already
+    assert fs.read_text("/etc/k/pki/ca.key") == "KEY"  # nothing reached the disk
+    diffs = {d["before_header"]: d for d in writer.diffs}
+    assert diffs["/etc/k/pki/ca.crt"]["before"] == "CERT\n" and diffs["/etc/k/pki/ca.crt"]["after"] == ""
+    assert diffs["/etc/k/pki"]["before"] == "<directory with 2 file(s)>\n"
+    assert writer.changed_paths == ["/etc/k/pki/ca.crt", "/etc/k/pki"]
+
+
+def test_remove_never_shows_secret_content_and_never_follows_a_link(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious").write_text("keep")
+    fs = HostFS(str(root))
+    Writer(fs).write("/etc/k/admin.conf", "client-key-data: SECRET", 0o600)
+    writer = Writer(fs)
+    os.symlink(str(outside / "precious"), root / "etc/k/link.conf")
+    os.symlink(str(outside), root / "etc/k/linkdir")
+    assert writer.remove("/etc/k/admin.conf") is True
+    assert writer.remove("/etc/k/link.conf", secret=False) is True
+    assert writer.remove("/etc/k/linkdir") is True
+    assert (outside / "precious").read_text() == "keep"
+    assert "SECRET" not in repr(writer.diffs)
+    assert os.listdir(root / "etc/k") == []

@@ -73,3 +73,27 @@ def test_no_systemd_is_a_warning(monkeypatch):
     monkeypatch.setattr(initsystem, "systemd_available", lambda rootfs: False)
     result = initsystem.start_kubelet("/", True, False, Systemctl())
     assert result["restarted"] is False and "does not run systemd" in result["warning"]
+
+
+# --- reset's cleanup-node: stop the kubelet -------------------------------------------------------
+
+def test_stop_a_running_kubelet_once(systemd):
+    run = Systemctl(active=True)
+    assert initsystem.stop_kubelet("/", False, run) == {"stopped": True, "reason": "it was running"}
+    assert run.calls[-1] == ["stop", "kubelet.service"]
+    run = Systemctl(active=False)
+    assert initsystem.stop_kubelet("/", False, run) == {"stopped": False, "reason": "the kubelet is not running"}
+    assert ["stop", "kubelet.service"] not in run.calls
+
+
+def test_stop_in_check_mode_or_under_rootfs_changes_nothing(systemd):
+    run = Systemctl(active=True)
+    assert initsystem.stop_kubelet("/", True, run)["stopped"] is True
+    assert initsystem.stop_kubelet("/tmp/root", False, run)["stopped"] is False
+    assert all(call[0] == "is-active" for call in run.calls)
+
+
+def test_stop_failure_is_a_warning(systemd):
+    run = Systemctl(active=True, fail="stop")
+    result = initsystem.stop_kubelet("/", False, run)
+    assert result["stopped"] is False and "could not be stopped" in result["warning"]

@@ -10,9 +10,11 @@ import pytest
 import yaml
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import kubelet, pkiutil
-from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, pki
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config, files, kubeconfig, kubeconfigutil, pki
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue, PKIError
+
+from tests.support import testpki
 
 EXPECTED = {  # file: (user/CN, O list, server kind)
     "admin.conf": ("kubernetes-admin", ["kubeadm:cluster-admins"], "endpoint"),
@@ -341,3 +343,30 @@ def test_load_certificates_without_the_bundle_loader(monkeypatch):
     assert pkiutil.load_certificates(bundle) == want
     with pytest.raises(ValueError):
         pkiutil.load_certificates(b"no certificate")
+
+
+def test_ca_key_failing_openssls_check_signs_no_kubeconfig(rootfs, openssl):
+    """The kubeconfig phase signs with ca.key only after OpenSSL's full check (cryptography >= 39
+    loads it for comparison without), and refuses a bad key before writing anything."""
+    setup_tree(rootfs)
+    testpki.write_composite_prime_ca(real(rootfs, C.PKI_DIR + "/ca.crt"), real(rootfs, C.PKI_DIR + "/ca.key"))
+    check = subprocess.run([openssl, "pkey", "-check", "-noout", "-in", real(rootfs, C.PKI_DIR + "/ca.key")],
+                           capture_output=True, timeout=60)
+    assert check.returncode != 0  # the fixture is what it claims to be
+    for spec in kubeconfig.KUBECONFIGS:
+        os.unlink(conf(rootfs, spec.file))
+    before = snapshot(rootfs)
+    fs = files.HostFS(rootfs)
+    with pytest.raises(PKIError, match=r"ca\.key: not a readable"):
+        kubeconfig.ensure_kubeconfigs(config.sample_init_config(), fs, files.Writer(fs))
+    assert snapshot(rootfs) == before and not any(os.path.exists(conf(rootfs, s.file)) for s in kubeconfig.KUBECONFIGS)
+
+
+def test_parse_kubeconfig_reads_the_same_with_libyaml_or_pure_python(rootfs, monkeypatch):
+    """The faster libyaml loader (where PyYAML has it) must not change what a kubeconfig says."""
+    setup_tree(rootfs)
+    text = open(conf(rootfs, "admin.conf")).read() + "preferences: {colors: 'yes', n: \"0x1F\", s: ~}\n"
+    fast = kubeconfig.parse_kubeconfig(text)
+    monkeypatch.setattr(kubeconfigutil, "_SAFE_LOADER", yaml.SafeLoader)
+    assert kubeconfig.parse_kubeconfig(text) == fast
+    assert fast["user_name"] == "kubernetes-admin" and fast["client_key_pem"].startswith(b"-----BEGIN")

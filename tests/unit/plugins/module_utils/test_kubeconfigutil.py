@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 
 import pytest
+import yaml
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, kubeconfigutil
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS
@@ -43,7 +44,25 @@ def test_credentials_through_hostfs(tmp_path):
         kubeconfigutil.material({"certificate-authority": "/missing.crt"}, "", "certificate-authority", fs)
 
 
-def test_yaml_errors_name_the_place_not_the_line():
+@pytest.fixture(params=["libyaml", "pure-python"])
+def loader(request, monkeypatch):
+    """Both parsers kubeconfigutil may use: libyaml's (where PyYAML has it) and PyYAML's own."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(kubeconfigutil, "_SAFE_LOADER", yaml.SafeLoader)
+    return request.param
+
+
+def test_libyaml_parses_kubeconfigs_where_pyyaml_has_it():
+    assert kubeconfigutil._SAFE_LOADER is (yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader)
+    assert yaml.__with_libyaml__, "PyYAML without libyaml here: the fast path is not tested"
+
+
+def test_loader_is_safe(loader):
+    with pytest.raises(errors.PKIError, match="line 1, column"):
+        kubeconfigutil.load("!!python/object/apply:os.system ['true']\n", "admin.conf", errors.PKIError)
+
+
+def test_yaml_errors_name_the_place_not_the_line(loader):
     with pytest.raises(errors.PKIError) as err:
         kubeconfigutil.load("users:\n- user: {token: 'SECRETVALUE\n", "admin.conf", errors.PKIError)
     assert "line" in str(err.value) and "SECRETVALUE" not in str(err.value)

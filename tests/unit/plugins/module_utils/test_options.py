@@ -57,14 +57,15 @@ UPGRADE = dict(
     ignore_preflight_errors=dict(type="list", elements="str"), skip_phases=dict(type="list", elements="str"),
     patches=dict(type="path"), config=dict(type="path"), kubeconfig=dict(type="path"),
     rootfs=dict(type="path", default="/"))
-NODE = dict(
+NODE = dict(  # kube_node
     name=dict(type="str", required=True),
-    state=dict(type="str", choices=["drain", "cordon", "uncordon"], default="drain"),
+    state=dict(type="str", choices=["cordoned", "uncordoned", "drained", "absent"], default="drained"),
+    grace_period=dict(type="int", default=-1), timeout=dict(type="int", default=300),
     ignore_daemonsets=dict(type="bool", default=True), delete_emptydir_data=dict(type="bool", default=False),
     force=dict(type="bool", default=False), disable_eviction=dict(type="bool", default=False),
-    grace_period=dict(type="int"), timeout=dict(type="int", default=300), wait_ready=dict(type="bool", default=False),
-    kubelet_version=dict(type="str"), kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"),
-    api_timeout=dict(type="int", default=60), rootfs=dict(type="path", default="/"))
+    wait_ready=dict(type="bool", default=False), kubelet_version=dict(type="str"),
+    kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"), api_timeout=dict(type="int", default=60),
+    rootfs=dict(type="path", default="/"))
 
 
 @pytest.mark.parametrize("module, spec", [(options.INIT, INIT), (options.JOIN, JOIN), (options.TOKEN, TOKEN),

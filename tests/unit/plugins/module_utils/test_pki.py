@@ -30,6 +30,7 @@ CAS = {"ca": "kubernetes", "front-proxy-ca": "front-proxy-ca", "etcd/ca": "etcd-
 ALL_FILES = sorted([f"{b}.crt" for b in list(LEAVES) + list(CAS)] + [f"{b}.key" for b in list(LEAVES) + list(CAS)]
                    + ["sa.key", "sa.pub"])
 
+from tests.support import testpki  # noqa: E402
 from tests.support.vectors import CERT1, CERT2, PIN1, PIN2  # noqa: E402
 
 
@@ -389,6 +390,70 @@ def test_only_leaf_without_ca_is_an_error(rootfs):
         init(rootfs, only=["apiserverx"])
 
 
+# --- damaged keys: rejected on load, and never used to sign -----------------------------------
+
+def openssl_rsa_check(openssl, path) -> bool:
+    return subprocess.run([openssl, "pkey", "-check", "-noout", "-in", path], capture_output=True,
+                          timeout=60).returncode == 0
+
+
+def test_damaged_leaf_key_matching_its_cert_is_replaced_not_kept(rootfs, openssl):
+    """A key whose public half still matches the certificate but whose private values are
+    inconsistent (d changed) is refused like kubeadm refuses it, on every cryptography version."""
+    init(rootfs)
+    path = real(rootfs, "apiserver.key")
+    numbers = pkiutil.load_private_key(open(path, "rb").read()).private_numbers()
+    p, q, d = numbers.p, numbers.q, numbers.d + 2
+    damaged = testpki.rsa_key_pem(numbers.public_numbers.n, numbers.public_numbers.e, d, p, q, d % (p - 1), d % (q - 1),
+                          numbers.iqmp)
+    with open(path, "wb") as handle:
+        handle.write(damaged)
+    assert not openssl_rsa_check(openssl, path)  # the fixture is what it claims to be
+    with pytest.raises(PKIError, match="apiserver.key: not a readable"):
+        pkiutil.load_private_key(damaged, "apiserver.key")
+    results, _writer = init(rootfs)
+    assert by_name(results)["apiserver"]["action"] == "reissued"
+    assert "apiserver.key" in by_name(results)["apiserver"]["reason"]
+    assert open(path, "rb").read() != damaged and openssl_rsa_check(openssl, path)
+    cert_pub = run([openssl, "x509", "-pubkey", "-noout", "-in", real(rootfs, "apiserver.crt")]).stdout
+    assert run([openssl, "rsa", "-pubout", "-in", path]).stdout == cert_pub
+    assert openssl_verify(openssl, real(rootfs, "ca.crt"), real(rootfs, "apiserver.crt")).returncode == 0
+
+
+def _composite_prime_ca(rootfs):
+    """Replace ca.crt/ca.key with a CA whose key passes the consistency checks but has a
+    composite 'prime' p (OpenSSL's full check refuses it)."""
+    return testpki.write_composite_prime_ca(real(rootfs, "ca.crt"), real(rootfs, "ca.key"))
+
+
+def test_ca_key_failing_openssls_check_never_signs(rootfs, openssl):
+    init(rootfs)
+    pem = _composite_prime_ca(rootfs)
+    assert not openssl_rsa_check(openssl, real(rootfs, "ca.key"))
+    if pkiutil.SKIP_RSA_CHECK:  # compared only: cheap checks (kubeadm's) pass; signing needs the full one
+        pkiutil.load_private_key(pem)
+    with pytest.raises(PKIError, match="not a readable"):
+        pkiutil.load_private_key(pem, will_sign=True)
+    before = snapshot(rootfs)
+    # apiserver.crt is not signed by this CA any more: it must be re-issued, which needs the CA key
+    with pytest.raises(PKIError, match=r"ca\.key: not a readable"):
+        init(rootfs)
+    assert snapshot(rootfs) == before, "something was written before the CA key was refused"
+
+
+def test_bad_ca_key_is_refused_before_another_cas_leaf_is_written(rootfs, openssl):
+    """apiserver.crt (signed by ca, earlier in kubeadm's order) is missing and etcd-ca's key fails
+    OpenSSL's check: the run fails before apiserver.crt is written, not halfway through."""
+    init(rootfs)
+    testpki.write_composite_prime_ca(real(rootfs, "etcd/ca.crt"), real(rootfs, "etcd/ca.key"), cn="etcd-ca")
+    assert not openssl_rsa_check(openssl, real(rootfs, "etcd/ca.key"))
+    os.unlink(real(rootfs, "apiserver.crt"))
+    before = snapshot(rootfs)
+    with pytest.raises(PKIError, match=r"etcd/ca\.key: not a readable"):
+        init(rootfs)
+    assert snapshot(rootfs) == before and not os.path.exists(real(rootfs, "apiserver.crt"))
+
+
 def test_external_ca_mode_reuses_and_refuses_missing(rootfs, openssl):
     init(rootfs)
     os.unlink(real(rootfs, "ca.key"))
@@ -570,3 +635,34 @@ def test_local_pki_costs_at_most_1_3x_the_bare_key_generations(tmp_path):
         if ratios[-1] <= 1.3:
             break
     assert min(ratios) <= 1.3, f"certs+kubeconfigs / bare key generation per round: {ratios}"
+
+
+@pytest.mark.skipif(not pkiutil.SKIP_RSA_CHECK, reason="cryptography < 39 always runs OpenSSL's RSA key check")
+def test_rerun_does_not_pay_openssls_rsa_check_per_key(tmp_path):
+    """A no-op rerun loads 17 keys only to compare them: paired per round with loading the same
+    keys through OpenSSL's full check (primality tests), the whole rerun must cost under half."""
+    from cryptography.hazmat.primitives import serialization
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import kubeconfig
+    rootfs = str(tmp_path)
+    cfg = config.sample_init_config()
+    fs = files.HostFS(rootfs)
+    pki.ensure_certificates(cfg, fs, files.Writer(fs))
+    kubeconfig.ensure_kubeconfigs(cfg, fs, files.Writer(fs))
+    pems = [open(os.path.join(d, f), "rb").read() for d, _s, names in os.walk(real(rootfs, "")) for f in names
+            if f.endswith(".key")]
+    assert len(pems) == 11
+    ratios = []
+    for _round in range(5):
+        start = time.perf_counter()
+        for pem in pems + pems[:6]:
+            serialization.load_pem_private_key(pem, None)
+        checked = time.perf_counter() - start
+        start = time.perf_counter()
+        writer = files.Writer(fs)
+        pki.ensure_certificates(cfg, fs, writer)
+        kubeconfig.ensure_kubeconfigs(cfg, fs, writer)
+        ratios.append((time.perf_counter() - start) / checked)
+        assert writer.changed_paths == []
+        if ratios[-1] < 0.5:
+            break
+    assert min(ratios) < 0.5, f"rerun / 17 fully checked key loads per round: {ratios}"

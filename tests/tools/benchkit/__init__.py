@@ -1,0 +1,1 @@
+"""`make bench` building blocks (bench-only; nothing here is imported by plugins or by `make test`)."""
