@@ -201,8 +201,6 @@ def _kubelet_server(ctx: JoinContext) -> str:
     return ctx.discovered.server
 
 
-
-
 def _etcd(ctx: JoinContext, _subs) -> None:
     if ctx.cfg.control_plane:
         etcd_join(ctx)
