@@ -722,6 +722,7 @@ class Lab:
     playbooks = os.path.join(REPO, "playbooks")
     nodes = NODES
     prefix = PREFIX
+    state = STATE  # the lab's records: last-playbook.log, admin.conf
 
     @staticmethod
     def playbook(path=None, **kwargs) -> dict:

@@ -64,3 +64,18 @@ attributes:
     description: Manifests, kubelet files, configs and API objects (as YAML) are shown; private keys, tokens,
       certificate keys and Secret values never are.
 """
+
+    # The patches directory (init, join, upgrade).
+    PATCHES = r"""
+options:
+  patches:
+    description:
+      - Directory of kubeadm patch files (like C(kubeadm --patches); C(patches.directory) in the config file), named
+        C(<target>[suffix][+patchtype].{yaml,json}) - target one of C(etcd), C(kube-apiserver), C(kube-controller-manager),
+        C(kube-scheduler), C(kubeletconfiguration), C(corednsdeployment) (and C(kubeproxydaemonset) from 1.37), patch type
+        C(strategic) (default), C(merge) or C(json). Files apply in name order; other files are ignored.
+      - The patches are applied to the static Pod manifests, this node's C(/var/lib/kubelet/config.yaml) and the CoreDNS
+        Deployment, exactly where kubeadm applies them. Every patch is tried before anything is written, so a patch
+        that does not apply is one error naming its file.
+    type: path
+"""

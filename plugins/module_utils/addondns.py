@@ -6,7 +6,7 @@ kube-dns Service, as kubeadm's phases/addons/dns writes them for the target mino
 from __future__ import annotations
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, netutil, rbac, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, netutil, patches, rbac, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.objects import configmap, service_account
 
 
@@ -136,7 +136,8 @@ def coredns_service(cfg) -> dict:
 def coredns_objects(cfg, replicas: int = 2) -> list:
     """ServiceAccount, ConfigMap, ClusterRole, ClusterRoleBinding, Deployment, Service."""
     return ([service_account(C.COREDNS), configmap(C.COREDNS, C.KUBE_SYSTEM, {"Corefile": corefile(cfg)})]
-            + rbac.coredns_rbac() + [coredns_deployment(cfg, replicas), coredns_service(cfg)])
+            + rbac.coredns_rbac()
+            + [patches.apply(cfg, patches.COREDNS_DEPLOYMENT, coredns_deployment(cfg, replicas)), coredns_service(cfg)])
 
 
 def deployed_dns_replicas(api, default: int = 2) -> int:

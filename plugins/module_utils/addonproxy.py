@@ -7,7 +7,7 @@ its RBAC (kubeadm phases/addons/proxy)."""
 from __future__ import annotations
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, netutil, rbac, staticpod, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, netutil, patches, rbac, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.durations import format_duration, parse_duration
 from ansible_collections.kubeboot.cluster.plugins.module_utils.objects import config_map_checksum, configmap, service_account
@@ -185,7 +185,8 @@ def kube_proxy_daemonset(cfg, environ=None) -> dict:
 
 
 def kube_proxy_objects(cfg, server_url: str, environ=None) -> list:
-    return ([service_account(C.KUBE_PROXY), kube_proxy_configmap(cfg, server_url), kube_proxy_daemonset(cfg, environ)]
+    daemonset = patches.apply(cfg, patches.KUBE_PROXY_DAEMONSET, kube_proxy_daemonset(cfg, environ))
+    return ([service_account(C.KUBE_PROXY), kube_proxy_configmap(cfg, server_url), daemonset]
             + rbac.kube_proxy_rbac())
 
 

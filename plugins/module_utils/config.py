@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ansible_collections.kubeboot.cluster.plugins.module_utils.deps import yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
-    docutil, durations, netutil, options, validators, versions)
+    docutil, durations, netutil, options, patches, validators, versions)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError, InvalidValue
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
@@ -39,6 +39,7 @@ class InitConfig:
     warnings: list = field(default_factory=list)
     # kubeadm flags that are not part of the config API: upload_certs, skip_token_print, config
     options: dict = field(default_factory=dict)
+    patch_manager: object = None  # patches.PatchManager of patches.directory (read once, before any write)
 
     @property
     def version(self) -> str:
@@ -142,7 +143,16 @@ def build_init_config(params: dict, fs=None) -> InitConfig:
         warnings=warnings,
         options={"upload_certs": bool(params.get("upload_certs")),
                  "skip_token_print": bool(params.get("skip_token_print")),
-                 "config": params.get("config")})
+                 "config": params.get("config")},
+        patch_manager=load_patches(init, versions.minor_of(cluster["kubernetesVersion"])))
+
+
+def load_patches(doc: dict, minor: int):
+    """The patch manager of a config document's patches.directory (None without one)."""
+    part = doc.get("patches")
+    if part is not None and not isinstance(part, dict):
+        raise ConfigError("patches", part, "a mapping with a directory: " + patches.allowed(minor))
+    return patches.load((part or {}).get("directory"), minor)
 
 
 def cluster_init_config(cluster_doc: dict, warnings: list = None, cert_dir: str = None) -> InitConfig:

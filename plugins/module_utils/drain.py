@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A Node's lifecycle through the API, as `kubectl cordon|uncordon|drain` and `kubectl delete node` do it
 (k8s.io/kubectl/pkg/drain), for the kube_node module, reset's delete-node phase, remove_node.yml and
-upgrade.yml.
+upgrade.yml; `wait_node` waits until a Node is Ready with a given kubelet version (upgrade.yml, after
+the kubelet restart, before the uncordon).
 
 `drain` first decides about every Pod on the Node (kubectl's filters: mirror Pods are skipped,
 DaemonSet Pods skipped with `ignore_daemonsets`, Pods without a controller or with emptyDir data
@@ -111,7 +112,7 @@ def drain(api, node: str, grace_period: int = -1, timeout: float = 300.0, ignore
         _wait_gone(api, node, decided["remove"], timeout, sleep)
     return {"changed": cordon["changed"] or any(removed), "unschedulable": True,
             "evicted" if not disable_eviction else "deleted": [_ident(p) for p in decided["remove"]],
-            "skipped": decided["skipped"]}
+            "skipped_pods": decided["skipped"]}
 
 
 def _remove_pod(api, pod: dict, grace, disable_eviction: bool, timeout: float, sleep) -> bool:
@@ -149,6 +150,29 @@ def _wait_gone(api, node: str, pods: list, timeout: float, sleep) -> None:
     poll.wait_for(gone, timeout, 1.0, on_timeout=timed_out, sleep=sleep)
 
 
+def wait_node(api, node: str, timeout: float, kubelet_version: str = "", sleep=time.sleep) -> dict:
+    """Wait until the Node is Ready and, when given, its kubelet reports `kubelet_version` (upgrade.yml after
+    the kubelet restart); check mode reads the Node once and waits for nothing. {"ready", "kubelet_version"}."""
+    node_or_error(api, node)
+
+    def ready():
+        status = node_or_error(api, node).get("status") or {}
+        is_ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions") or [])
+        version = (status.get("nodeInfo") or {}).get("kubeletVersion", "")
+        if api.check_mode:
+            return {"ready": is_ready, "kubelet_version": version}
+        if not is_ready:
+            raise poll.NotYet(f"Node {node!r} is not Ready")
+        if kubelet_version and version != kubelet_version:
+            raise poll.NotYet(f"Node {node!r} runs kubelet {version or '(none reported)'}, not {kubelet_version}")
+        return {"ready": True, "kubelet_version": version}
+
+    def timed_out(last):
+        return DrainError(f"Node {node!r} still not Ready{' with kubelet ' + kubelet_version if kubelet_version else ''}"
+                          f" after {timeout:g}s, nothing was changed: {last}")
+    return poll.wait_for(ready, timeout, 2.0, on_timeout=timed_out, sleep=sleep)
+
+
 def delete_node(api, node: str) -> dict:
     """kubectl delete node: {"changed", "deleted"} (an absent Node is no change)."""
     applied = api.remove("Node", node)
@@ -165,6 +189,9 @@ def run_node(params: dict, check_mode: bool = False) -> dict:
     client = apiclient.Client.from_kubeconfig_file(fs, params.get("kubeconfig") or C.kubeconfig_path(C.ADMIN_CONF),
                                                    retry_timeout=params.get("api_timeout", 60))
     api = ApiWriter(client, check_mode=check_mode)
+    waited = {}
+    if params.get("wait_ready") or params.get("kubelet_version"):  # before the Node is changed
+        waited = wait_node(api, name, params.get("timeout", 300), str(params.get("kubelet_version") or "").strip())
     if state == "absent":
         result = delete_node(api, name)
     elif state in ("cordoned", "uncordoned"):
@@ -174,5 +201,6 @@ def run_node(params: dict, check_mode: bool = False) -> dict:
                        ignore_daemonsets=params.get("ignore_daemonsets", True),
                        delete_emptydir_data=bool(params.get("delete_emptydir_data")), force=bool(params.get("force")),
                        disable_eviction=bool(params.get("disable_eviction")))
+    result.update(waited)
     result.update(node=name, state=state, changed_objects=list(api.log.objects), diff=api.log.diffs)
     return result

@@ -22,7 +22,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass, field
 
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, poll, tlsutil
+from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, pki, poll, tlsutil
 
 SNAPSHOT_HASH_SIZE = 32  # etcd appends sha256(db) to a snapshot
 
@@ -355,3 +355,9 @@ def promote_when_ready(client: Client, peer_url: str, timeout: float, interval: 
         return EtcdError(f"timed out after {timeout:g}s promoting the etcd learner {peer_url}: "
                          f"{last.args[0] if last else ''}")
     return poll.wait_for(attempt, timeout, interval, retry_on=(), on_timeout=timed_out, sleep=sleep)
+
+
+def healthcheck_client(cfg, fs, endpoints, **kwargs) -> Client:
+    """A client with this node's etcd healthcheck-client identity (files read through fs, HostFS or
+    a check-mode PendingView)."""
+    return Client.from_files(endpoints, *pki.identity_files(cfg, "etcd-healthcheck-client"), read=reader(fs), **kwargs)

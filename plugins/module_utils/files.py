@@ -207,6 +207,27 @@ class HostFS:
                 continue
         return contents
 
+    def walk_files(self, host_path: str) -> list:
+        """Host paths of the files under a directory in Go's filepath.Walk order: entries sorted by
+        name, depth first, directory symlinks not followed. FileError when it is not a directory."""
+        real = self.resolve(host_path)
+        if not os.path.isdir(real):
+            raise FileError(f"{host_path}: not a directory")
+        found = []
+
+        def walk(real_dir: str, host_dir: str) -> None:
+            for name in sorted(os.listdir(real_dir)):
+                real_entry, host_entry = os.path.join(real_dir, name), host_dir.rstrip("/") + "/" + name
+                if os.path.isdir(real_entry) and not os.path.islink(real_entry):
+                    walk(real_entry, host_entry)
+                else:
+                    found.append(host_entry)
+        try:
+            walk(real, host_path)
+        except OSError as exc:
+            raise FileError(f"cannot list {host_path}: {exc.strerror}") from None
+        return found
+
 
 NODE = HostFS("/")
 
@@ -527,6 +548,27 @@ class Writer:
             os.replace(tmp, real)
         except OSError as exc:
             raise FileError(f"cannot write {host_path}: {exc.strerror}") from None
+        return True
+
+    def copy_tree(self, source: str, target: str, mode: int = 0o700) -> bool:
+        """Copy the directory `source` to `target` (a new directory, `mode`), keeping file modes, as a
+        backup (`cp -r`). Symlinks are copied as links. Recorded as one changed path; check mode
+        copies nothing. False when `source` does not exist."""
+        real_source = self.fs.resolve(source)
+        if not os.path.isdir(real_source):
+            return False
+        real_target = self.fs.path(target)
+        if os.path.lexists(real_target):
+            raise FileError(f"{target} exists already: a backup is never written over")
+        self.changed_paths.append(target)
+        if self.check_mode:
+            return True
+        try:
+            os.makedirs(os.path.dirname(real_target), mode=0o700, exist_ok=True)
+            shutil.copytree(real_source, real_target, symlinks=True)
+            os.chmod(real_target, mode)
+        except OSError as exc:
+            raise FileError(f"cannot copy {source} to {target}: {exc.strerror or exc}") from None
         return True
 
     def remove(self, host_path: str, secret: bool = True) -> bool:

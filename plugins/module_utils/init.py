@@ -19,8 +19,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import constants 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     addondns, addonproxy, bootstraptoken, copycerts, initsystem, kubeconfig, kubelet, manifests, markcontrolplane,
-    phases, pki,
-    preflight, pubkeypin, rbac, tokens, uploadconfig, waitcontrolplane)
+    patchtargets, phases, pki, preflight, pubkeypin, rbac, tokens, upgradepolicy, uploadconfig, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
@@ -168,6 +167,8 @@ PHASES = (
 def run_init(params: dict, check_mode: bool = False) -> dict:
     """Validate everything, then run the selected phases. Returns the module result."""
     cfg = config_mod.build_init_config(params)
+    # before anything is written: the version of a running control plane is kubeadm_upgrade's to change
+    upgradepolicy.guard_existing_control_plane(cfg, HostFS(params.get("rootfs") or "/"))
     dry_run_dir = None
     if cfg.init.get("dryRun"):
         # Like kubeadm: files go to a fresh temporary directory, the API is only read.
@@ -182,6 +183,7 @@ def run_init(params: dict, check_mode: bool = False) -> dict:
     ctx.warnings.extend(cfg.warnings)
     # one run at a time on a tree (two inits at once would each create a CA: a split-brain PKI)
     with RootfsLock(params.get("rootfs") or "/", create=not check_mode):
+        patchtargets.check(cfg, ctx.fs)
         phase_report = phases.run(selection, ctx)
         return _result(ctx, phase_report, params, dry_run_dir)
 
@@ -203,6 +205,8 @@ def _result(ctx: InitContext, phase_report: dict, params: dict, dry_run_dir) -> 
                   control_plane_endpoint=endpoint, ca_cert_hash=ca_hash)
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
+    if cfg.patch_manager is not None:
+        result["patches"] = cfg.patch_manager.summary()
     if ctx.certificate_key and ctx.upload_certs:
         result["certificate_key"] = ctx.certificate_key
     if report.show_join_command and report.token and ca_hash and not params.get("skip_token_print") \

@@ -17,10 +17,11 @@ import tempfile
 from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
+from ansible_collections.kubeboot.cluster.plugins.module_utils import config as config_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import discovery as discovery_mod
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     apiclient, copycerts, docutil, errors, etcd, initsystem, joinconfig, kubeconfig, kubelet, manifests,
-    markcontrolplane, phases, pki, preflight, staticpod, tlsbootstrap, waitcontrolplane)
+    markcontrolplane, patchtargets, phases, pki, preflight, tlsbootstrap, waitcontrolplane)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
@@ -67,6 +68,7 @@ def prepare(ctx: JoinContext, sleep=None) -> None:
     except errors.APIError as exc:
         raise _token_rejected(exc, what) from None
     ctx.cfg.adopt_cluster_configuration((cm.get("data") or {}).get(C.KUBEADM_CONFIG_KEY, ""), what)
+    ctx.cfg.patch_manager = config_mod.load_patches(ctx.cfg.join, ctx.cfg.minor)  # targets follow the version
     what = f"ConfigMap {C.KUBE_SYSTEM}/{C.KUBELET_CONFIG_CM}"
     try:
         cm = client.get("ConfigMap", C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM)
@@ -169,7 +171,7 @@ def _kubelet_start(ctx: JoinContext, _subs) -> None:
     else:
         files_result += kubelet.remove_stale_instance_config(writer)
     files_result.append({"path": C.KUBELET_CONFIG_FILE, "changed": writer.write(
-        C.KUBELET_CONFIG_FILE, _node_kubelet_config(ctx, instance is not None), C.MODE_KUBELET_FILE)})
+        C.KUBELET_CONFIG_FILE, kubelet.node_config_yaml(cfg, ctx.kubelet_config_text), C.MODE_KUBELET_FILE)})
     env = kubelet.flags_env(cfg, register_taints=not cfg.control_plane)
     files_result.append({"path": C.KUBELET_FLAGS_ENV_FILE,
                          "changed": writer.write(C.KUBELET_FLAGS_ENV_FILE, env, C.MODE_KUBELET_FILE)})
@@ -207,15 +209,6 @@ def _kubelet_server(ctx: JoinContext) -> str:
     if cfg.control_plane and cfg.feature_enabled(C.FEATURE_CONTROL_PLANE_KUBELET_LOCAL_MODE):
         return kubeconfig.local_endpoint(cfg)
     return ctx.discovered.server
-
-
-def _node_kubelet_config(ctx: JoinContext, instance: bool) -> str:
-    text = ctx.kubelet_config_text
-    if not instance:
-        return text
-    doc = docutil.parse_yaml(text) or {}
-    doc["containerRuntimeEndpoint"] = kubelet.cri_socket(ctx.cfg)
-    return to_yaml(doc)
 
 
 def _etcd(ctx: JoinContext, _subs) -> None:
@@ -287,20 +280,9 @@ def etcd_endpoints(ctx: JoinContext) -> list:
     return urls
 
 
-def _existing_initial_cluster(ctx: JoinContext):
-    pod = staticpod.read(ctx.fs, C.manifest_path(C.ETCD))
-    if pod is None:
-        return None
-    args = staticpod.command_flags(pod)
-    if args.get("initial-cluster-state") != "existing":
-        return None
-    return args.get("initial-cluster")
-
-
 def _etcd_client(ctx: JoinContext, endpoints, **kwargs) -> etcd.Client:
     """An etcd client with this node's healthcheck-client identity (read through the writer's view)."""
-    return etcd.Client.from_files(endpoints, *pki.identity_files(ctx.cfg, "etcd-healthcheck-client"),
-                                  read=etcd.reader(ctx.fs), **kwargs)
+    return etcd.healthcheck_client(ctx.cfg, ctx.fs, endpoints, **kwargs)
 
 
 def etcd_join(ctx: JoinContext) -> None:
@@ -323,10 +305,8 @@ def etcd_join(ctx: JoinContext) -> None:
         member_id = f"EtcdMember/{cfg.node_name}"
         ctx.log.objects.append(member_id)
         ctx.log.diff(member_id, "", to_yaml({"name": cfg.node_name, "peerURLs": [peer], "isLearner": True}))
-    initial = (None if added["changed"] else _existing_initial_cluster(ctx)) or added["initial_cluster"]
-    pod = manifests.static_pod(C.ETCD, cfg, ctx.fs)
-    pod["spec"]["containers"][0]["command"] = manifests.etcd_command(
-        cfg, initial_cluster=initial, initial_cluster_state="existing")
+    initial = (None if added["changed"] else manifests.existing_initial_cluster(ctx.fs)) or added["initial_cluster"]
+    pod = manifests.static_pod(C.ETCD, cfg, ctx.fs, initial_cluster=initial)
     ctx.writer.ensure_dir(C.MANIFESTS_DIR, C.MODE_MANIFESTS_DIR)
     path = C.manifest_path(C.ETCD)
     ctx.report.manifests.append({"name": C.ETCD, "path": path,
@@ -391,6 +371,7 @@ def run_join(params: dict, check_mode: bool = False, sleep=None) -> dict:
     with RootfsLock(rootfs, create=not check_mode):  # one run at a time on a tree
         prepare(ctx, sleep=sleep)
         ctx.fs = writer.view()  # check mode: later phases see what earlier ones would write
+        patchtargets.check(cfg, ctx.fs)
         phase_report = phases.run(selection, ctx)
         return _result(ctx, phase_report, dry_run_dir)
 
@@ -413,6 +394,8 @@ def _result(ctx: JoinContext, phase_report: dict, dry_run_dir) -> dict:
     })
     if report.csr:
         result["csr"] = report.csr
+    if cfg.patch_manager is not None:
+        result["patches"] = cfg.patch_manager.summary()
     if dry_run_dir:
         result["dry_run_dir"] = dry_run_dir
     return result

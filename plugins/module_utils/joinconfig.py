@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import re
 import socket
 from dataclasses import dataclass, field
 
@@ -25,7 +24,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
 from ansible_collections.kubeboot.cluster.plugins.module_utils.config import InitConfig
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HIDDEN, ConfigError
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import (
-    CLUSTER_SCHEMA, INLINE, Builder, convert_v1beta3, default_cluster_configuration, default_join_configuration,
+    INLINE, Builder, cluster_configuration_from_text, default_cluster_configuration, default_join_configuration,
     inline_documents, load_documents)
 
 TLS_BOOTSTRAP_MODES = options.TLS_BOOTSTRAP_MODES
@@ -58,22 +57,7 @@ class JoinConfig(InitConfig):
 
     def adopt_cluster_configuration(self, text: str, source: str = "kubeadm-config") -> None:
         """Replace `cluster` with the ClusterConfiguration stored in the cluster (YAML text)."""
-        try:
-            doc = docutil.parse_yaml(text) if text else None
-        except docutil.YAMLInputError as exc:
-            raise ConfigError(source, "ClusterConfiguration", f"valid YAML ({exc})") from None
-        if not isinstance(doc, dict):
-            raise ConfigError(source, "ClusterConfiguration", "a ClusterConfiguration YAML mapping")
-        if doc.get("apiVersion") == C.KUBEADM_API_V1BETA3:
-            doc, _unused = convert_v1beta3("ClusterConfiguration", doc)
-        doc = docutil.decode_typed(CLUSTER_SCHEMA, doc, source, self.warnings)
-        version = str(doc.get("kubernetesVersion") or "")
-        if not re.match(r"\Av\d+\.\d+\.\d+", version):
-            raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
-        defaults = default_cluster_configuration()
-        if "external" in (doc.get("etcd") or {}):
-            defaults["etcd"] = {}
-        self.cluster = docutil.deep_merge(defaults, doc)
+        self.cluster = cluster_configuration_from_text(text, source, self.warnings)
         self.cluster_from_api = True
 
 

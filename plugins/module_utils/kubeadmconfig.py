@@ -16,6 +16,7 @@ Config files are paths on the managed node as the user gives them, read through
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
@@ -188,6 +189,19 @@ def default_upgrade_configuration() -> dict:
     }
 
 
+def cluster_configuration_from_text(text: str, source: str = "kubeadm-config", warnings: list = None) -> dict:
+    """The cluster's ClusterConfiguration (`parse_cluster_configuration`) defaulted, with its
+    kubernetesVersion required to be resolved (vX.Y.Z): what join and upgrade work from."""
+    doc = parse_cluster_configuration(text, source, warnings if warnings is not None else [])
+    version = str(doc.get("kubernetesVersion") or "")
+    if not re.match(r"\Av\d+\.\d+\.\d+", version):
+        raise ConfigError(source, version, "a ClusterConfiguration with a resolved kubernetesVersion")
+    defaults = default_cluster_configuration()
+    if "external" in (doc.get("etcd") or {}):
+        defaults["etcd"] = {}
+    return docutil.deep_merge(defaults, doc)
+
+
 # --- the kinds and who reads them ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -212,7 +226,7 @@ KINDS = {kind.name: kind for kind in (
     Kind("JoinConfiguration", KUBEADM_APIS, default_join_configuration, ("controlPlane", "patches"),
          _kubeadm_kind(JOIN_SCHEMA)),
     Kind("ResetConfiguration", (C.KUBEADM_API_V1BETA4,), default_reset_configuration),  # new in v1beta4
-    Kind("UpgradeConfiguration", KUBEADM_APIS, default_upgrade_configuration),
+    Kind("UpgradeConfiguration", (C.KUBEADM_API_V1BETA4,), default_upgrade_configuration),  # new in v1beta4
     Kind("KubeletConfiguration", (C.KUBELET_API,), decode=componentconfigs.decode_kubelet),
     Kind("KubeProxyConfiguration", (C.KUBEPROXY_API,), decode=componentconfigs.decode_kube_proxy),
 )}
@@ -220,6 +234,7 @@ KINDS = {kind.name: kind for kind in (
 READS = {
     "init": ("InitConfiguration", "ClusterConfiguration", "KubeletConfiguration", "KubeProxyConfiguration"),
     "join": ("JoinConfiguration",),
+    "upgrade": ("UpgradeConfiguration",),
     "reset": ("ResetConfiguration",),
     # kubeadm config migrate/validate: every kind
     "config": tuple(KINDS),
@@ -348,7 +363,8 @@ def parse_cluster_configuration(text, source: str, warnings: list) -> dict:
     unknown = sorted(set(doc) - KINDS["ClusterConfiguration"].known_keys())
     if unknown:
         warnings.append(f"{source}: ClusterConfiguration: unknown field(s) {', '.join(unknown)} ignored")
-    return {key: value for key, value in doc.items() if key not in unknown}
+    doc = {key: value for key, value in doc.items() if key not in unknown}
+    return docutil.decode_typed(CLUSTER_SCHEMA, doc, source, warnings)  # wrong types: one clear error
 
 
 def convert_v1beta3(kind: str, doc: dict) -> tuple:

@@ -15,9 +15,10 @@ import json
 import socket
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import errors, files, kubeconfigutil, netutil, pki, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import (
+    errors, files, kubeconfigutil, netutil, patches, pki, versions)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
-from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, to_yaml
+from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import deep_merge, parse_yaml, to_yaml
 
 # What kubeadm's marshalled KubeletConfiguration holds besides the values it defaults:
 # the v1beta1 fields without omitempty, at their zero value (as a real config.yaml shows).
@@ -111,9 +112,25 @@ def kubelet_config_yaml(cfg, fs=None, instance: bool = False) -> str:
     the instance configuration (containerRuntimeEndpoint) applied as kubeadm does.
     """
     doc = kubelet_configuration(cfg, fs)
-    if instance and instance_config(cfg) is not None:
+    return to_yaml(node_config(cfg, doc) if instance else doc)
+
+
+def node_config(cfg, doc: dict) -> dict:
+    """This node's /var/lib/kubelet/config.yaml from the cluster's KubeletConfiguration: the instance
+    configuration (containerRuntimeEndpoint, with NodeLocalCRISocket) merged in, then the user's
+    `kubeletconfiguration` patches (kubeadm phases/kubelet WriteConfigToDisk)."""
+    doc = dict(doc)
+    if instance_config(cfg) is not None:
         doc["containerRuntimeEndpoint"] = cri_socket(cfg)
-    return to_yaml(doc)
+    return patches.apply(cfg, patches.KUBELET_CONFIGURATION, doc)
+
+
+def node_config_yaml(cfg, cluster_text: str) -> str:
+    """node_config of the kubelet-config ConfigMap's text; the text itself when nothing applies."""
+    manager = getattr(cfg, "patch_manager", None)
+    if instance_config(cfg) is None and (manager is None or not manager.has(patches.KUBELET_CONFIGURATION)):
+        return cluster_text
+    return to_yaml(node_config(cfg, parse_yaml(cluster_text) or {}))
 
 
 def _hostname() -> str:

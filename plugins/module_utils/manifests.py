@@ -18,7 +18,7 @@ import os
 import urllib.parse
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
-from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, pki, staticpod, versions
+from ansible_collections.kubeboot.cluster.plugins.module_utils import netutil, patches, pki, staticpod, versions
 from ansible_collections.kubeboot.cluster.plugins.module_utils.arguments import arg_value, arguments_to_command
 from ansible_collections.kubeboot.cluster.plugins.module_utils.docutil import to_yaml
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import InvalidValue
@@ -286,11 +286,17 @@ def _section(cfg, component: str) -> dict:
     return cfg.cluster.get(key) or {}
 
 
-def static_pod(component: str, cfg, fs, environ=None) -> dict:
-    """The Pod object kubeadm writes for `component` (one of COMPONENTS)."""
+def static_pod(component: str, cfg, fs, environ=None, initial_cluster=None) -> dict:
+    """The Pod object kubeadm writes for `component` (one of COMPONENTS), with the user's patches
+    for it (patches.directory) applied last, as kubeadm does. initial_cluster: etcd of a member
+    joining an existing cluster (see etcd_command)."""
+    return patches.apply(cfg, component, _static_pod(component, cfg, fs, environ, initial_cluster))
+
+
+def _static_pod(component: str, cfg, fs, environ, initial_cluster) -> dict:
     images = versions.images(cfg)
     if component == C.ETCD:
-        return _etcd_pod(cfg, images)
+        return _etcd_pod(cfg, images, initial_cluster)
     if component not in C.CONTROL_PLANE_COMPONENTS:
         raise InvalidValue("component", component, "one of " + ", ".join(COMPONENTS))
     section = _section(cfg, component)
@@ -342,7 +348,7 @@ def _etcd_probe_endpoint(cfg) -> tuple:
     return parsed.hostname or localhost, port or C.ETCD_METRICS_PORT, scheme
 
 
-def _etcd_pod(cfg, images) -> dict:
+def _etcd_pod(cfg, images, initial_cluster=None) -> dict:
     if not cfg.local_etcd:
         raise InvalidValue("etcd", "external", "no local etcd manifest is written for an external etcd")
     local = cfg.cluster["etcd"].get("local") or {}
@@ -350,7 +356,7 @@ def _etcd_pod(cfg, images) -> dict:
     certs_dir = pki.subdir(cfg, C.ETCD_PKI_SUBDIR)
     host, port, scheme = _etcd_probe_endpoint(cfg)
     container = {
-        "command": etcd_command(cfg),
+        "command": etcd_command(cfg, initial_cluster, "existing" if initial_cluster else None),
         "image": images[C.ETCD],
         "imagePullPolicy": "IfNotPresent",
         "name": C.ETCD,
@@ -406,3 +412,15 @@ def ensure_manifests(cfg, fs, writer, only=None, environ=None) -> list:
         changed = writer.write(path, content, C.MODE_MANIFEST)
         results.append({"name": component, "path": path, "changed": changed})
     return results
+
+
+def manifest_flags(fs, component: str) -> dict:
+    """--flag=value pairs of the command of a static Pod manifest on this node ({} when absent)."""
+    return staticpod.command_flags(staticpod.read(fs, C.manifest_path(component)) or {})
+
+
+def existing_initial_cluster(fs):
+    """--initial-cluster of this node's etcd manifest when it joined an existing cluster, else None
+    (etcd reads it only when its data directory is new; kept so a rewrite changes nothing else)."""
+    flags = manifest_flags(fs, C.ETCD)
+    return flags.get("initial-cluster") if flags.get("initial-cluster-state") == "existing" else None

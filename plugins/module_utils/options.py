@@ -21,17 +21,19 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import HID
 INIT, JOIN, TOKEN, TOKEN_INFO = "kubeadm_init", "kubeadm_join", "kubeadm_token", "kubeadm_token_info"
 APPLY = "kube_apply"
 RESET, ETCD, NODE = "kubeadm_reset", "kubeadm_etcd", "kube_node"
+UPGRADE = "kubeadm_upgrade"
 CERTS, KUBECONFIG, CONFIG, VERSION = "kubeadm_certs", "kubeadm_kubeconfig", "kubeadm_config", "kubeadm_version"
 PHASE_MODULES = (INIT, JOIN, RESET)
 API_MODULES = (TOKEN, TOKEN_INFO, APPLY, NODE)
-ALL = PHASE_MODULES + API_MODULES + (ETCD,)
-CONFIG_FILE_MODULES = PHASE_MODULES + (CERTS, KUBECONFIG, CONFIG)   # read a kubeadm config file
+ALL = PHASE_MODULES + API_MODULES + (ETCD, UPGRADE)
+CONFIG_FILE_MODULES = PHASE_MODULES + (CERTS, KUBECONFIG, CONFIG, UPGRADE)   # read a kubeadm config file
 ROOTFS_MODULES = ALL + (CERTS, KUBECONFIG)
 DEFAULT_KUBECONFIG = C.kubeconfig_path(C.ADMIN_CONF)
 TLS_BOOTSTRAP_MODES = ("kubelet", "module")
 ETCD_ACTIONS = ("member_list", "health", "snapshot", "restore", "defrag", "member_remove")
 ETCD_IDENTITIES = ("etcd-healthcheck-client", "apiserver-etcd-client")  # pki.CERTS rows with an etcd client cert
 NODE_STATES = ("cordoned", "uncordoned", "drained", "absent")
+UPGRADE_ACTIONS = ("plan", "apply", "node")
 
 
 def _strip(_name: str, value):
@@ -113,6 +115,17 @@ def _join_token(builder, option, value, params) -> None:
         builder.sources[(option.doc, path)] = option.name
 
 
+def _upgrade_section(builder, option, value, params) -> None:
+    """kubeadm_upgrade: the option lands in the action's part of the UpgradeConfiguration (apply.*,
+    node.*, plan.*); one that the action does not have is ignored with a warning."""
+    action = params.get("action") or "plan"
+    section = builder.docs["upgrade"][action]
+    if option.path.split(".", 1)[0] not in section:
+        builder.warnings.append(f"option {option.name} does not apply to action {action} and was ignored")
+        return
+    builder.override(option.name, "upgrade", f"{action}.{option.path}", option.convert(option.name, value))
+
+
 def _control_plane(builder, option, value, _params) -> None:
     if value and builder.get(option.doc, "controlPlane") is None:
         builder.put(option.doc, "controlPlane", {})
@@ -158,6 +171,7 @@ OPTIONS = (
     Option("encryption_algorithm", (INIT,), "cluster", "encryptionAlgorithm", choices=C.ENCRYPTION_ALGORITHMS),
     Option("certificate_validity_period", (INIT,), "cluster", "certificateValidityPeriod"),
     Option("ca_certificate_validity_period", (INIT,), "cluster", "caCertificateValidityPeriod"),
+    Option("patches", (INIT,), "init", "patches.directory", type="path"),
     Option("skip_token_print", (INIT,), type="bool", default=False),
     Option("upload_certs", (INIT,), type="bool", default=False),
     # --- kubeadm_join: JoinConfiguration (token first: the specific tokens below win) ----------------
@@ -189,8 +203,25 @@ OPTIONS = (
            apply=_control_plane_only, unset=_EMPTY_IS_UNSET),
     Option("control_plane", (JOIN,), "join", type="bool", default=False, apply=_control_plane),
     Option("dry_run", (JOIN,), "join", "dryRun", type="bool", unset=_FALSE_IS_UNSET),
+    Option("patches", (JOIN,), "join", "patches.directory", type="path", unset=_EMPTY_IS_UNSET),
     Option("tls_bootstrap_mode", (JOIN,), choices=TLS_BOOTSTRAP_MODES, default="kubelet"),
     Option("wait_for_kubelet", (JOIN,), type="bool", default=False),
+    # --- kubeadm_upgrade: UpgradeConfiguration (the action's part: apply.*, node.*, plan.*) ----------------
+    Option("action", (UPGRADE,), choices=UPGRADE_ACTIONS, default="plan"),
+    Option("kubernetes_version", (UPGRADE,), "upgrade", "kubernetesVersion", apply=_upgrade_section),
+    Option("certificate_renewal", (UPGRADE,), "upgrade", "certificateRenewal", type="bool", apply=_upgrade_section),
+    Option("etcd_upgrade", (UPGRADE,), "upgrade", "etcdUpgrade", type="bool", apply=_upgrade_section),
+    Option("force", (UPGRADE,), "upgrade", "forceUpgrade", type="bool", apply=_upgrade_section),
+    Option("allow_experimental_upgrades", (UPGRADE,), "upgrade", "allowExperimentalUpgrades", type="bool",
+           apply=_upgrade_section),
+    Option("allow_release_candidate_upgrades", (UPGRADE,), "upgrade", "allowRCUpgrades", type="bool",
+           apply=_upgrade_section),
+    Option("ignore_preflight_errors", (UPGRADE,), "upgrade", "ignorePreflightErrors", type="list", elements="str",
+           convert=_list, apply=_upgrade_section),
+    Option("skip_phases", (UPGRADE,), "upgrade", "skipPhases", type="list", elements="str", convert=_list,
+           apply=_upgrade_section),
+    Option("patches", (UPGRADE,), "upgrade", "patches.directory", type="path", apply=_upgrade_section),
+    Option("kubeconfig", (UPGRADE,), type="path"),
     # --- kubeadm_token / kubeadm_token_info ---------------------------------------------------------------
     Option("state", (TOKEN,), choices=("present", "absent"), default="present"),
     Option("token", (TOKEN,), secret=True),
@@ -247,6 +278,8 @@ OPTIONS = (
     Option("delete_emptydir_data", (NODE,), type="bool", default=False),
     Option("force", (NODE,), type="bool", default=False),
     Option("disable_eviction", (NODE,), type="bool", default=False),
+    Option("wait_ready", (NODE,), type="bool", default=False),
+    Option("kubelet_version", (NODE,)),
     # --- kubeadm_certs (kubeadm certs check-expiration|renew|certificate-key|generate-csr) -------------
     Option("renew", (CERTS,), type="list", elements="str", default=()),
     Option("renew_before", (CERTS,)),

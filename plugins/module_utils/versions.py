@@ -43,6 +43,7 @@ class Minor:
     corefile_cache_options: bool = True     # `cache 30 { disable success/denial }` in the default Corefile
     ecdsa_p384: bool = True                 # encryptionAlgorithm ECDSA-P384 accepted
     v1beta3: bool = True                    # kubeadm.k8s.io/v1beta3 config files still read
+    kube_proxy_patch_target: bool = False   # `kubeproxydaemonset` is a patch target (1.37 release notes)
 
 
 _GATES_33 = {"ControlPlaneKubeletLocalMode": ("beta", True), "NodeLocalCRISocket": ("alpha", False),
@@ -73,7 +74,7 @@ MINORS = (
           graduated=("WaitForAllControlPlaneComponents", "ControlPlaneKubeletLocalMode")),
     Minor(37, "v1.37.0", "3.7.0-0", "v1.14.6", "3.10.2", {"RootlessControlPlane": ("deprecated", False)},
           graduated=("WaitForAllControlPlaneComponents", "ControlPlaneKubeletLocalMode", "NodeLocalCRISocket"),
-          kube_proxy_mode="iptables", v1beta3=False),
+          kube_proxy_mode="iptables", v1beta3=False, kube_proxy_patch_target=True),
 )
 BY_MINOR = {row.minor: row for row in MINORS}
 NEWEST_PATCH = {row.minor: row.newest_patch for row in MINORS}

@@ -17,6 +17,7 @@ description:
     (O(disable_eviction)), and waits until they are gone.
   - O(state=cordoned) / O(state=uncordoned) set or clear C(spec.unschedulable) (C(kubectl cordon|uncordon));
     O(state=absent) deletes the Node object (C(kubectl delete node)).
+  - O(wait_ready) / O(kubelet_version) first wait until the Node is Ready (with that kubelet version), then change it.
   - Idempotent - a cordoned Node is not patched again, an empty drained Node changes nothing, an absent Node is
     no change.
 author: kubeboot developers (@kubeboot)
@@ -56,6 +57,16 @@ options:
     description: Delete the Pods instead of evicting them (PodDisruptionBudgets do not apply).
     type: bool
     default: false
+  wait_ready:
+    description:
+      - Before changing the Node, wait up to O(timeout) until it is C(Ready) (C(kubeboot.cluster.upgrade) does this
+        after the kubelet restart, before the uncordon). A Node that does not become Ready fails the task unchanged.
+      - In check mode the Node is read once and nothing is waited for.
+    type: bool
+    default: false
+  kubelet_version:
+    description: Wait as O(wait_ready) does, and until the Node's kubelet reports this version (C(v1.37.0)).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -65,6 +76,7 @@ attributes:
     description: The Node before and after, and each evicted Pod.
 seealso:
   - module: kubeboot.cluster.kubeadm_reset
+  - module: kubeboot.cluster.kubeadm_upgrade
 """
 
 EXAMPLES = r"""
@@ -78,6 +90,13 @@ EXAMPLES = r"""
   kubeboot.cluster.kube_node:
     name: w1
     state: uncordoned
+
+- name: Back in service once its upgraded kubelet is Ready
+  kubeboot.cluster.kube_node:
+    name: w1
+    state: uncordoned
+    kubelet_version: v1.37.0
+    timeout: 300
 
 - name: Remove the Node object
   kubeboot.cluster.kube_node:
@@ -107,10 +126,18 @@ deleted:
   description: The Pods deleted (with O(disable_eviction)); for O(state=absent), whether the Node was deleted.
   returned: when state is drained with disable_eviction, or absent
   type: raw
-skipped:
+skipped_pods:
   description: Pods left on the Node and why (mirror Pods, DaemonSet Pods).
   returned: when state is drained
   type: dict
+ready:
+  description: Whether the Node was Ready when the wait ended (in check mode, when it was read).
+  returned: with O(wait_ready) or O(kubelet_version)
+  type: bool
+kubelet_version:
+  description: The version the Node's kubelet reported when the wait ended.
+  returned: with O(wait_ready) or O(kubelet_version)
+  type: str
 changed_objects:
   description: The Node and the Pods changed (or in check mode to be changed), as C(Kind/namespace/name).
   returned: success

@@ -23,6 +23,7 @@ description:
 author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
+  - kubeboot.cluster.common.patches
 options:
   kubernetes_version:
     description:
@@ -145,6 +146,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+patches:
+  description: The patches directory, its patch files in the order they apply, the files ignored, and each patch applied.
+  returned: when a patches directory is configured
+  type: dict
+  sample: {"directory": "/etc/kubeadm/patches", "files": ["kube-apiserver+merge.yaml"], "ignored": ["README"],
+           "applied": ["kube-apiserver+merge.yaml: merge patch to kube-apiserver"]}
 kubernetes_version:
   description: The resolved Kubernetes version.
   returned: always

@@ -32,6 +32,7 @@ description:
 author: kubeboot developers (@kubeboot)
 extends_documentation_fragment:
   - kubeboot.cluster.common
+  - kubeboot.cluster.common.patches
 options:
   api_server_endpoint:
     description:
@@ -160,6 +161,12 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+patches:
+  description: The patches directory, its patch files in the order they apply, the files ignored, and each patch applied.
+  returned: when a patches directory is configured
+  type: dict
+  sample: {"directory": "/etc/kubeadm/patches", "files": ["kube-apiserver+merge.yaml"], "ignored": ["README"],
+           "applied": ["kube-apiserver+merge.yaml: merge patch to kube-apiserver"]}
 api_server:
   description: The API server URL the node uses (from cluster-info).
   returned: success

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 
 import pytest
 
@@ -116,3 +118,52 @@ def test_a_disruption_budget_blocks_the_eviction(cluster):
     # without eviction (kubectl drain --disable-eviction) the budget does not apply
     done = drain.drain(api, "w1", timeout=10, force=True, delete_emptydir_data=True, disable_eviction=True)
     assert "default/web-1" in done["deleted"] and admin.get_or_none("Pod", "web-1", "default") is None
+
+
+def test_a_disruption_budget_holds_the_eviction_until_it_allows_it(cluster):
+    cluster.put({"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web", "namespace": "default"},
+                 "spec": {"maxUnavailable": 0, "selector": {"matchLabels": {"app": "web-1"}}}})
+    admin = apiclient.Client.from_kubeconfig(open(cluster.admin_kubeconfig).read(), retry_timeout=5)
+    release = threading.Timer(1.5, lambda: admin.request(
+        "DELETE", "/apis/policy/v1/namespaces/default/poddisruptionbudgets/web"))
+    release.start()
+    sleeps = []
+    try:
+        done = drain.drain(ApiWriter(admin), "w1", timeout=30, force=True, delete_emptydir_data=True,
+                           sleep=lambda s: (sleeps.append(s), time.sleep(0.5)))
+    finally:
+        release.cancel()
+    assert "default/web-1" in done["evicted"] and sleeps, "the eviction was not retried while the budget held it"
+    assert admin.get_or_none("Pod", "web-1", "default") is None
+
+
+def _set_node(admin, ready: bool, version: str, unschedulable: bool) -> None:
+    admin.request("PATCH", apiclient.resource_path("Node", "w1"), {"spec": {"unschedulable": unschedulable}},
+                  content_type=apiclient.PATCH_TYPES["merge"])
+    admin.request("PATCH", apiclient.resource_path("Node", "w1") + "/status", {"status": {
+        "nodeInfo": {"kubeletVersion": version}, "conditions": [{"type": "Ready", "status": str(ready)}]}},
+        content_type=apiclient.PATCH_TYPES["merge"])
+
+
+def test_uncordon_waits_for_ready_with_the_new_kubelet_first(cluster):
+    """upgrade.yml's last step: wait until the restarted kubelet reports the new version and is Ready, then
+    uncordon; a kubelet that never gets there fails the task with the Node still cordoned."""
+    args = {"kubeconfig": cluster.admin_kubeconfig, "name": "w1", "state": "uncordoned", "kubelet_version": "v1.37.0"}
+    admin = apiclient.Client.from_kubeconfig(open(cluster.admin_kubeconfig).read(), retry_timeout=5)
+    _set_node(admin, False, "v1.36.3", True)
+
+    checked = drain.run_node(dict(args, timeout=30), check_mode=True)  # reads once, waits for nothing
+    assert checked["ready"] is False and checked["kubelet_version"] == "v1.36.3" and checked["changed"] is True
+    with pytest.raises(drain.DrainError, match=r"'w1' still not Ready with kubelet v1\.37\.0 after 2s, nothing was"):
+        drain.run_node(dict(args, timeout=2))
+    assert admin.get("Node", "w1")["spec"]["unschedulable"] is True
+
+    later = threading.Timer(1.0, lambda: _set_node(admin, True, "v1.37.0", True))
+    later.start()
+    try:
+        done = drain.run_node(dict(args, timeout=30))
+    finally:
+        later.cancel()
+    assert done["ready"] is True and done["kubelet_version"] == "v1.37.0" and done["changed"] is True
+    assert not admin.get("Node", "w1")["spec"].get("unschedulable")
+    assert drain.run_node(dict(args, timeout=5))["changed"] is False

@@ -1,7 +1,9 @@
-"""What a kubelet does with a node's etcd static Pod, for tests: run real etcd (/usr/bin/etcd) from the
-manifest in a rootfs, post its mirror Pod, and stop it when the manifest goes away. Test-only."""
+"""What a kubelet does with a node's static Pods, for tests: `FakeKubelet` runs real etcd (/usr/bin/etcd) from
+the etcd manifest in a rootfs, posts its mirror Pod, and stops it when the manifest goes away;
+`MirrorPodKubelet` posts a mirror Pod for every manifest (what kubeadm upgrade waits for). Test-only."""
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import subprocess
@@ -10,6 +12,7 @@ import time
 
 import yaml
 
+from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient, errors
 from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import ApiWriter
 
 ETCD = "/usr/bin/etcd"
@@ -95,6 +98,74 @@ class FakeKubelet:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+class MirrorPodKubelet:
+    """What a kubelet shows the API of a node's static Pods, for kubeadm upgrade's waits: a mirror Pod for every
+    manifest of <rootfs>/etc/kubernetes/manifests (kubernetes.io/config.hash = the file's digest; Running and
+    Ready, or never Ready once changed for the components in `unhealthy`), refreshed every 0.2 s. Runs nothing
+    (FakeKubelet above runs etcd)."""
+
+    def __init__(self, rootfs: str, node: str, client, etcd_url: str = "", unhealthy=()):
+        self.rootfs, self.node, self.client = rootfs, node, client
+        self.etcd_url = etcd_url
+        self.unhealthy = set(unhealthy)   # components whose new Pods never become Ready
+        self.seen = {}                    # component -> digest posted
+        self.first = {}                   # component -> the digest at start (healthy even when "unhealthy")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"fake-kubelet-{node}")
+
+    def start(self) -> "MirrorPodKubelet":
+        self.sync()
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(0.2):
+            try:
+                self.sync()
+            except (errors.KubebootError, OSError):
+                pass
+
+    def sync(self) -> None:
+        directory = os.path.join(self.rootfs, "etc/kubernetes/manifests")
+        for entry in sorted(os.listdir(directory)) if os.path.isdir(directory) else []:
+            if entry.startswith(".") or not entry.endswith(".yaml"):
+                continue
+            with open(os.path.join(directory, entry), "rb") as handle:
+                data = handle.read()
+            digest = hashlib.sha256(data).hexdigest()[:32]
+            pod = yaml.safe_load(data)
+            name = pod["metadata"]["name"]
+            self.first.setdefault(name, digest)
+            if self.seen.get(name) == digest:
+                continue
+            self._post(name, pod, digest)
+            self.seen[name] = digest
+
+    def _post(self, name: str, pod: dict, digest: str) -> None:
+        mirror = f"{name}-{self.node}"
+        meta = pod["metadata"]
+        annotations = dict(meta.get("annotations") or {}, **{
+            "kubernetes.io/config.hash": digest, "kubernetes.io/config.mirror": digest,
+            "kubernetes.io/config.source": "file"})
+        if name == "etcd" and self.etcd_url:
+            annotations["kubeadm.kubernetes.io/etcd.advertise-client-urls"] = self.etcd_url
+        ready = "False" if name in self.unhealthy and digest != self.first[name] else "True"
+        obj = {"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": mirror, "namespace": "kube-system", "labels": dict(meta.get("labels") or {}),
+                            "annotations": annotations},
+               "spec": dict(pod["spec"], nodeName=self.node),
+               "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": ready}]}}
+        self.client.delete("Pod", mirror, "kube-system")
+        created = self.client.create(obj)
+        if (created.get("status") or {}).get("phase") != "Running":
+            created["status"] = obj["status"]
+            self.client.request("PUT", apiclient.resource_path("Pod", mirror, "kube-system") + "/status", created)
 
 
 def etcdctl(rootfs: str, endpoint: str, *args, identity: str = "healthcheck-client") -> subprocess.CompletedProcess:

@@ -20,7 +20,8 @@ INIT = dict(
     token=dict(type="str", no_log=True), token_ttl=dict(type="str", no_log=False),
     upload_certs=dict(type="bool", default=False), certificate_key=dict(type="str", no_log=True),
     encryption_algorithm=dict(type="str", choices=ALGORITHMS), certificate_validity_period=dict(type="str"),
-    ca_certificate_validity_period=dict(type="str"), rootfs=dict(type="path", default="/"))
+    ca_certificate_validity_period=dict(type="str"), rootfs=dict(type="path", default="/"),
+    patches=dict(type="path"))
 JOIN = dict(
     api_server_endpoint=dict(type="str"), token=dict(type="str", no_log=True),
     discovery_token=dict(type="str", no_log=True), tls_bootstrap_token=dict(type="str", no_log=True),
@@ -33,7 +34,7 @@ JOIN = dict(
     apiserver_advertise_address=dict(type="str"), apiserver_bind_port=dict(type="int"),
     tls_bootstrap_mode=dict(type="str", choices=["kubelet", "module"], default="kubelet"),
     wait_for_kubelet=dict(type="bool", default=False), rootfs=dict(type="path", default="/"),
-    dry_run=dict(type="bool"))
+    dry_run=dict(type="bool"), patches=dict(type="path"))
 TOKEN = dict(
     state=dict(type="str", choices=["present", "absent"], default="present"), token=dict(type="str", no_log=True),
     ttl=dict(type="str", default="24h0m0s"),
@@ -49,8 +50,27 @@ TOKEN_INFO = dict(include_secrets=dict(type="bool", default=False),
                   rootfs=dict(type="path", default="/"), api_timeout=dict(type="int", default=60))
 
 
+UPGRADE = dict(
+    action=dict(type="str", choices=["plan", "apply", "node"], default="plan"), kubernetes_version=dict(type="str"),
+    certificate_renewal=dict(type="bool"), etcd_upgrade=dict(type="bool"), force=dict(type="bool"),
+    allow_experimental_upgrades=dict(type="bool"), allow_release_candidate_upgrades=dict(type="bool"),
+    ignore_preflight_errors=dict(type="list", elements="str"), skip_phases=dict(type="list", elements="str"),
+    patches=dict(type="path"), config=dict(type="path"), kubeconfig=dict(type="path"),
+    rootfs=dict(type="path", default="/"))
+NODE = dict(  # kube_node
+    name=dict(type="str", required=True),
+    state=dict(type="str", choices=["cordoned", "uncordoned", "drained", "absent"], default="drained"),
+    grace_period=dict(type="int", default=-1), timeout=dict(type="int", default=300),
+    ignore_daemonsets=dict(type="bool", default=True), delete_emptydir_data=dict(type="bool", default=False),
+    force=dict(type="bool", default=False), disable_eviction=dict(type="bool", default=False),
+    wait_ready=dict(type="bool", default=False), kubelet_version=dict(type="str"),
+    kubeconfig=dict(type="path", default="/etc/kubernetes/admin.conf"), api_timeout=dict(type="int", default=60),
+    rootfs=dict(type="path", default="/"))
+
+
 @pytest.mark.parametrize("module, spec", [(options.INIT, INIT), (options.JOIN, JOIN), (options.TOKEN, TOKEN),
-                                          (options.TOKEN_INFO, TOKEN_INFO)])
+                                          (options.TOKEN_INFO, TOKEN_INFO), (options.UPGRADE, UPGRADE),
+                                          (options.NODE, NODE)])
 def test_generated_specs_are_the_hand_written_ones(module, spec):
     assert options.argument_spec(module) == spec
 
