@@ -17,7 +17,7 @@ import posixpath
 from ansible_collections.kubeboot.cluster.plugins.module_utils import constants as C
 from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     config, durations, errors, kubeadmconfig, kubeconfig, pki, pkiutil, renewal, tokencmd, tokens)
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 
 PROBE_TIMEOUT = 5.0
 FALLBACK_NOTE = "Error reading configuration from the Cluster. Falling back to default configuration"
@@ -173,6 +173,12 @@ def run_certs(params: dict, check_mode: bool = False, no_log: bool = False) -> d
     if params.get("generate_certificate_key") and not no_log:
         raise errors.InvalidValue("generate_certificate_key", True, "no_log: true on the task: the certificate key "
                                                                     "decrypts the cluster's CA keys in kubeadm-certs")
+    # renewals and CSRs write into the tree: one run at a time on it (init, join, reset, upgrade)
+    with RootfsLock(params.get("rootfs") or "/", create=False):
+        return _run_certs(params, actions, check_mode)
+
+
+def _run_certs(params: dict, actions: dict, check_mode: bool) -> dict:
     fs = HostFS(params.get("rootfs") or "/")
     writer = Writer(fs, check_mode=check_mode)
     warnings: list = []

@@ -644,8 +644,9 @@ def check_writable(fs: HostFS, host_dirs) -> None:
 
 class RootfsLock:
     """An exclusive lock on the tree a run builds: flock on the rootfs directory itself, so nothing
-    is created in the tree and the lock dies with the process. kubeadm_init, kubeadm_join and
-    kubeadm_token take it; reset and upgrade take it the same way (`with RootfsLock(rootfs):`)."""
+    is created in the tree and the lock dies with the process. kubeadm_init, kubeadm_join,
+    kubeadm_token, kubeadm_reset, kubeadm_upgrade (apply, node) and kubeadm_certs take it
+    (`with RootfsLock(rootfs):`)."""
 
     def __init__(self, rootfs: str = "/", timeout: float = LOCK_TIMEOUT, create: bool = True,
                  sleep=time.sleep):

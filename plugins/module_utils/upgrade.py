@@ -23,7 +23,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils import (
     addondns, addonproxy, bootstraptoken, errors, kubeconfig, patchtargets, phases, pki, postupgrade, preflight,
     rbac, staticpodupgrade, upgradeconfig, upgradeplan, upgradepolicy, uploadconfig, versions)
 from ansible_collections.kubeboot.cluster.plugins.module_utils.errors import ConfigError
-from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, Writer
+from ansible_collections.kubeboot.cluster.plugins.module_utils.files import HostFS, RootfsLock, Writer
 from ansible_collections.kubeboot.cluster.plugins.module_utils.kubeadmconfig import cluster_configuration_from_text
 from ansible_collections.kubeboot.cluster.plugins.module_utils.phases import Phase
 
@@ -260,7 +260,8 @@ def run_upgrade(params: dict, check_mode: bool = False, sleep=None) -> dict:
         result = ctx.result({"run": [], "skipped": []})
         result["plan"] = upgradeplan.plan(cfg, ctx.api, ctx.state, [v for v in ctx.state["kubelets"].values() if v])
         return _result(ctx, result)
-    phase_report = phases.run(selection, ctx)
+    with RootfsLock(rootfs, create=False):  # one run at a time on a tree (init, join, reset, certs)
+        phase_report = phases.run(selection, ctx)
     return _result(ctx, ctx.result(phase_report))
 
 

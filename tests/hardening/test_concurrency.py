@@ -4,6 +4,7 @@ runs at once on one node create one token. The lock is files.RootfsLock."""
 from __future__ import annotations
 
 import os
+import subprocess
 import time
 
 import pytest
@@ -97,3 +98,31 @@ def test_reset_waits_for_a_run_on_its_tree(tmp_path):
     assert wait_child(holder) == 0
     assert waited >= 1.0, f"the reset did not wait for the lock ({waited:.2f}s)"
     assert result["changed"] and not os.path.exists(os.path.join(rootfs, "etc/kubernetes/pki/ca.key"))
+
+
+def test_certs_renewal_waits_for_a_run_on_its_tree(tmp_path, openssl):
+    """kubeadm_certs takes the same lock: a renewal started while another run holds the tree waits
+    for it, then renews (new serial, same key: openssl)."""
+    from ansible_collections.kubeboot.cluster.plugins.module_utils import certscmd  # pylint: disable=import-outside-toplevel
+    rootfs = str(tmp_path / "rootfs")
+    run_init(rootfs)
+    crt = os.path.join(rootfs, "etc/kubernetes/pki/apiserver.crt")
+
+    def serial() -> str:
+        return subprocess.run([openssl, "x509", "-noout", "-serial", "-in", crt], capture_output=True, text=True,
+                              check=True).stdout
+    before_serial = serial()
+
+    def hold():  # exits non-zero if the renewal rewrote the certificate while the lock was held
+        with files.RootfsLock(rootfs):
+            before = open(crt, encoding="utf-8").read()
+            time.sleep(1.5)
+            assert open(crt, encoding="utf-8").read() == before
+    holder = fork_run(hold)
+    time.sleep(0.3)
+    started = time.monotonic()
+    result = certscmd.run_certs({"rootfs": rootfs, "renew": ["apiserver"]})
+    waited = time.monotonic() - started
+    assert wait_child(holder) == 0
+    assert waited >= 1.0, f"the renewal did not wait for the lock ({waited:.2f}s)"
+    assert result["renewed"] == ["apiserver"] and serial() != before_serial

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 
 import pytest
 import yaml
@@ -42,6 +43,18 @@ def _revision(rootfs, endpoint) -> int:
     out = etcdctl(rootfs, endpoint, "endpoint", "status", "-w", "json")
     assert out.returncode == 0, out.stderr
     return int(json.loads(out.stdout)[0]["Status"]["header"]["revision"])
+
+
+def _wait_free(rootfs, endpoint, wanted: int, timeout: float = 20) -> int:
+    """etcd applies a compaction in the background and reports dbSizeInUse after its next backend
+    commit: wait (etcdctl endpoint status) until `wanted` bytes are free to reclaim."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = json.loads(etcdctl(rootfs, endpoint, "endpoint", "status", "-w", "json").stdout)[0]["Status"]
+        free = int(status["dbSize"]) - int(status.get("dbSizeInUse") or status["dbSize"])
+        if free >= wanted or time.monotonic() > deadline:
+            return free
+        time.sleep(0.2)
 
 
 def _get(rootfs, endpoint, key) -> str:
@@ -130,7 +143,9 @@ def test_member_list_health_defrag_and_member_remove(node):
         client.call("/v3/kv/put", {"key": base64.b64encode(f"/k{index % 3}".encode()).decode(), "value": blob})
     revision = _revision(rootfs, kubelet.client_url)
     assert etcdctl(rootfs, kubelet.client_url, "compaction", "--physical", str(revision)).returncode == 0
-    args = dict(base, action="defrag", defrag_min_free_bytes=65536)
+    free = _wait_free(rootfs, kubelet.client_url, 16384)
+    assert free >= 16384, free
+    args = dict(base, action="defrag", defrag_min_free_bytes=16384)
     plan = etcdcmd.run_etcd(args, check_mode=True)
     assert plan["changed"] and plan["endpoints"][0]["defragmented"]
     assert etcdcmd.run_etcd(args, check_mode=True)["endpoints"][0]["free"] == plan["endpoints"][0]["free"]
