@@ -24,4 +24,4 @@ def _link_collection() -> None:
 _link_collection()
 sys.path.insert(0, REPO)  # tests.support.* packages
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.hardening_counts"]
