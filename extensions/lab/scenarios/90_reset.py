@@ -32,7 +32,7 @@ def run(lab) -> None:
     if {node: files(lab, node) for node in nodes} != before or cp not in lab.kubectl("get", "nodes").stdout:
         raise lab.Error("reset.yml without confirmation, or with --check, changed a node")
 
-    recap = lab.playbook(playbook, extra_vars={"reset_confirm": "yes"})
+    recap = lab.playbook(playbook, extra_vars={"reset_confirm": "yes", "reset_cleanup_tmp_dir": True})
     failed = {host: r for host, r in recap.items() if r["failed"] or r["unreachable"]}
     if failed:
         raise lab.Error(f"reset.yml failed: {failed}")
@@ -56,7 +56,7 @@ def run(lab) -> None:
     print(f"reset: {', '.join(nodes)} clean (only {USER_FILE} left), kubelets inactive, /var/lib/etcd gone, "
           "the API server down")
 
-    again = lab.playbook(playbook, extra_vars={"reset_confirm": "yes"})
+    again = lab.playbook(playbook, extra_vars={"reset_confirm": "yes", "reset_cleanup_tmp_dir": True})
     changed = {host: r["changed"] for host, r in again.items() if r["changed"]}
     if changed:
         raise lab.Error(f"reset.yml again changed something: {changed}")
