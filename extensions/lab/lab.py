@@ -355,8 +355,11 @@ def running_nodes() -> list:
 
 
 def start_node(name: str) -> None:
+    # ip_forward=0 as on a fresh Debian machine (podman's default varies): the prereqs role sets it,
+    # and site.yml --check on fresh nodes must plan around it
     podman("run", "-d", "--name", name, "--hostname", name, "--network", NETWORK, "--privileged",
-           "--systemd=always", "--tmpfs", "/var/lib/containerd", "--label", LABEL, IMAGE, "/lib/systemd/systemd")
+           "--sysctl", "net.ipv4.ip_forward=0", "--systemd=always", "--tmpfs", "/var/lib/containerd",
+           "--label", LABEL, IMAGE, "/lib/systemd/systemd")
 
 
 def wait_for_systemd(name: str, timeout: float = 90) -> None:
@@ -548,6 +551,10 @@ def check(idempotent=False) -> None:
             if state != "active":
                 raise LabError(f"{unit} is {state!r} on {name}")
         node_exec(name, "ctr", "version")
+        forward = node_exec(name, "cat", "/proc/sys/net/ipv4/ip_forward").strip()
+        if forward != "1":  # the nodes start with 0: the prereqs role must have applied its sysctl file
+            raise LabError(f"net.ipv4.ip_forward is {forward!r} on {name}, wanted 1")
+    print("net.ipv4.ip_forward: 1 on every node (the nodes start with 0)")
     cp = control_plane_node()
     members = json.loads(node_exec(cp, "etcdctl", "--endpoints=https://127.0.0.1:2379",
                                    "--cacert=/etc/kubernetes/pki/etcd/ca.crt",
@@ -676,6 +683,9 @@ def check_fresh() -> None:
     written = node_exec(cp, "sh", "-c", "find /etc/kubernetes -type f 2>/dev/null", check=False).split()
     if written:
         raise LabError(f"site.yml --check wrote into {cp}:/etc/kubernetes: {written}")
+    forward = node_exec(cp, "cat", "/proc/sys/net/ipv4/ip_forward").strip()
+    if forward != "0":
+        raise LabError(f"site.yml --check changed net.ipv4.ip_forward on {cp} to {forward!r}")
     would = ", ".join(f"{h} changed={r['changed']}" for h, r in sorted(recap.items()))
     print(f"site.yml --check --diff on fresh nodes: ran to the end, nothing written ({would})")
 
