@@ -35,6 +35,7 @@ class UpgradeContext(phases.PhaseContext):
     kubelet_version: str = ""     # this node's kubelet before the run
     static_pods: object = None    # staticpodupgrade.Upgrade
     sleep: object = None          # the waits' sleep (tests)
+    ahead_of_apply: bool = False  # check mode: node planned at the version apply would upload
 
     def connect(self):
         return self.api  # connected in prepare(), before any phase
@@ -68,11 +69,7 @@ def prepare(ctx: UpgradeContext) -> None:
     cluster_version = cluster_configuration_from_text(text, what)["kubernetesVersion"]
     target = cfg.target or cluster_version
     if cfg.action == "node":
-        expected = cfg.options.get("expected_version")
-        if expected and expected != cluster_version:
-            raise ConfigError("kubernetes_version", expected,
-                              f"the version in {what} ({cluster_version}): action node upgrades a node to the "
-                              "version action apply uploaded; run apply on the first control-plane node first")
+        target = _node_target(ctx, cluster_version, what)
     cfg.adopt(text, node, version=target)
     # kube-proxy's ConfigMap matters to the addon phase, which runs on control-plane nodes only (a
     # worker's kubelet identity may not read it)
@@ -89,7 +86,26 @@ def prepare(ctx: UpgradeContext) -> None:
         running, _etcd = upgradepolicy.running_versions(ctx.fs)
         if running:
             _enforce(cfg, running, ctx.state)
+    if ctx.ahead_of_apply:
+        _enforce(cfg, cfg.current_version, ctx.state)  # the step apply would have taken
     patchtargets.check(cfg, ctx.fs)
+
+
+def _node_target(ctx: UpgradeContext, cluster_version: str, what: str) -> str:
+    """The version action node upgrades to: the one apply uploaded. In check mode apply uploads
+    nothing, so a caller's version one step ahead (upgrade.yml --check) is planned as apply would
+    leave it (the skew rule still applies, in prepare)."""
+    expected = ctx.cfg.options.get("expected_version")
+    if not expected or expected == cluster_version:
+        return cluster_version
+    if ctx.check_mode:
+        ctx.ahead_of_apply = True
+        ctx.warnings.append(f"check mode: planned at {expected}, the version action apply would upload ({what} "
+                            f"says {cluster_version}: apply uploaded nothing in check mode)")
+        return expected
+    raise ConfigError("kubernetes_version", expected,
+                      f"the version in {what} ({cluster_version}): action node upgrades a node to the "
+                      "version action apply uploaded; run apply on the first control-plane node first")
 
 
 def _own_kubelet_version(api, name: str) -> str:
@@ -167,7 +183,9 @@ def _upload_kubelet_config(ctx: UpgradeContext, _subs) -> None:
 
 def _kubelet_config(ctx: UpgradeContext, _subs) -> None:
     cm = ctx.api.get("ConfigMap", C.KUBELET_CONFIG_CM, C.KUBE_SYSTEM)  # in check mode as upload-config left it
-    text = ((cm or {}).get("data") or {}).get(C.KUBELET_CONFIG_KEY) or uploadconfig.kubelet_config_yaml(ctx.cfg)
+    text = ((cm or {}).get("data") or {}).get(C.KUBELET_CONFIG_KEY)
+    if ctx.ahead_of_apply or not text:  # ahead: what apply's upload-config would write
+        text = uploadconfig.kubelet_config_yaml(ctx.cfg)
     ctx.report.kubelet_files = postupgrade.write_kubelet_config(ctx, text, ctx.stamp)
 
 

@@ -42,7 +42,9 @@ options:
     description:
       - The version to upgrade to - C(v1.37.0), C(1.37.0) or a label (C(stable), C(stable-1.37)), resolved offline.
       - Required for O(action=apply) (or C(apply.kubernetesVersion) in O(config)). With O(action=plan) only this version
-        is planned. With O(action=node) the version C(kubeadm-config) says is used; a version given here must be that one.
+        is planned. With O(action=node) the version C(kubeadm-config) says is used; a version given here must be that one,
+        except in check mode, where apply uploads nothing - there a version one step ahead of C(kubeadm-config) (what apply
+        would upload; the skew rule applies) is planned, with a warning, so C(upgrade.yml --check) predicts every node.
     type: str
   certificate_renewal:
     description:

@@ -23,7 +23,7 @@ from ansible_collections.kubeboot.cluster.plugins.module_utils.apiwriter import 
 
 from tests.integration.test_init_playbook import IGNORE, run_playbook, run_task
 from tests.integration.test_join import _playbook
-from tests.support.staticpods import ETCDCTL, FakeKubelet
+from tests.support.staticpods import ETCDCTL, FakeKubelet, loopback_block
 from tests.support.apiserver.server import ApiDouble
 from tests.support.apiserver.testing import free_port
 from tests.support.joinlab import ADMIN_TOKEN, CERT_KEY as JOIN_CERT_KEY, TOKEN as JOIN_TOKEN, Lab, tree
@@ -167,7 +167,7 @@ def test_init_check_mode_on_a_fresh_node_plans_from_the_config(tmp_path):
 
 def _etcd_members(lab) -> list:
     pki = lab.pki_dir
-    out = subprocess.run([ETCDCTL, "--endpoints=https://127.0.0.1:2379", f"--cacert={pki}/etcd/ca.crt",
+    out = subprocess.run([ETCDCTL, f"--endpoints=https://{lab.address}:2379", f"--cacert={pki}/etcd/ca.crt",
                           f"--cert={pki}/etcd/healthcheck-client.crt", f"--key={pki}/etcd/healthcheck-client.key",
                           "member", "list", "-w", "json"], capture_output=True, text=True,
                          env=dict(os.environ, ETCDCTL_API="3"))
@@ -190,12 +190,13 @@ def _lab_kubeconfig(lab, tmp_path) -> str:
 def test_join_check_mode_predicts_the_real_run(tmp_path, kubectl, kubectl_env):
     """A control-plane join (stacked etcd): the plan names the Node it marks and the etcd member it
     adds, reads etcd and the API without changing either, and matches the real run."""
-    lab = Lab(str(tmp_path), upload_certs=True)
+    block = loopback_block()  # etcd's fixed ports: addresses no other test file uses at the same time
+    lab = Lab(str(tmp_path), upload_certs=True, address=block + "1")
     kubelets = []
     try:
         lab.wait_signed()
         lab.write_node1_control_plane()
-        first = FakeKubelet(lab.admin, lab.rootfs1, "cp1", "127.0.0.1")
+        first = FakeKubelet(lab.admin, lab.rootfs1, "cp1", block + "1")
         kubelets.append(first)
         first.start()
         ApiWriter(lab.admin).ensure({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "cp2"}})
@@ -206,7 +207,7 @@ def test_join_check_mode_predicts_the_real_run(tmp_path, kubectl, kubectl_env):
             "apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "JoinConfiguration",
             "discovery": {"bootstrapToken": {"apiServerEndpoint": lab.endpoint, "token": JOIN_TOKEN,
                                              "caCertHashes": [lab.pin]}},
-            "controlPlane": {"certificateKey": JOIN_CERT_KEY, "localAPIEndpoint": {"advertiseAddress": "127.0.0.2"}},
+            "controlPlane": {"certificateKey": JOIN_CERT_KEY, "localAPIEndpoint": {"advertiseAddress": block + "2"}},
             "nodeRegistration": {"name": "cp2", "ignorePreflightErrors": ["all"]},
             "skipPhases": ["wait-control-plane"], "timeouts": {"discovery": "20s"}}))
         args = {"config": str(config), "rootfs": rootfs}
@@ -224,7 +225,7 @@ def test_join_check_mode_predicts_the_real_run(tmp_path, kubectl, kubectl_env):
         assert check["etcd"]["added"] is True and check["etcd"]["promoted"] is False
         assert_no_secret(check["_stdout"] + json.dumps(check["diff"]), JOIN_TOKEN[7:], JOIN_CERT_KEY)
 
-        kubelet = FakeKubelet(lab.admin, rootfs, "cp2", "127.0.0.2")
+        kubelet = FakeKubelet(lab.admin, rootfs, "cp2", block + "2")
         kubelets.append(kubelet)
         kubelet.watch()
         real = _playbook(tmp_path, args)

@@ -9,7 +9,10 @@ static Pods as mirror Pods (tests/support/upgradelab.py):
   changes nothing;
 - a component that does not become healthy is rolled back, and kubeadm-config keeps the old version;
 - node on a worker: kubelet config from the cluster (with the node's patches), the flags the new
-  version no longer writes removed, the cri-socket annotation gone.
+  version no longer writes removed, the cri-socket annotation gone; check mode before apply (upgrade.yml
+  --check) predicts exactly what the node changes after apply;
+- node on a second control plane (through ansible-playbook): planned ahead in check mode, its static Pods
+  upgraded and certificates renewed after apply, then the addons apply had left for the last control plane.
 """
 from __future__ import annotations
 
@@ -216,14 +219,31 @@ def _worker(cp, version_flags: str) -> str:
 
 def test_node_on_a_worker_writes_its_kubelet_config_and_drops_what_the_version_no_longer_writes(make_cluster):
     cp = make_cluster("v1.33.13")
-    done = run_upgrade(cp.upgrade_args(action="apply", kubernetes_version="v1.34.10"))
-    assert done["changed"] and cluster_version(cp) == "v1.34.10"
     worker = _worker(cp, "--container-runtime-endpoint=unix:///run/containerd/containerd.sock "
                          "--pod-infra-container-image=registry.k8s.io/pause:3.10 --node-labels=a=b")
+    node_args = {"rootfs": worker, "action": "node", "kubernetes_version": "v1.34.10",
+                 "patches": os.path.join(worker, "patches")}
+    tree, objects = tree_hash(worker), resource_versions(cp)
+    with pytest.raises(ConfigError, match="action apply uploaded"):  # outside check mode: apply first
+        run_upgrade(node_args)
+    with pytest.raises(ConfigError, match="kubeadm can upgrade only 1 minor version at a time"):
+        run_upgrade(dict(node_args, kubernetes_version="v1.35.7"), check_mode=True)
+    ahead = run_upgrade(node_args, check_mode=True)  # upgrade.yml --check: apply uploaded nothing
+    assert ahead["kubernetes_version"] == "v1.34.10" and ahead["current_version"] == "v1.33.13"
+    assert any(w.startswith("check mode: planned at v1.34.10") for w in ahead["warnings"]), ahead["warnings"]
+    assert tree_hash(worker) == tree and resource_versions(cp) == objects, "check mode changed something"
+
+    done = run_upgrade(cp.upgrade_args(action="apply", kubernetes_version="v1.34.10"))
+    assert done["changed"] and cluster_version(cp) == "v1.34.10"
     with pytest.raises(ConfigError, match="action apply uploaded"):
-        run_upgrade({"rootfs": worker, "action": "node", "kubernetes_version": "v1.35.7"})
-    result = run_upgrade({"rootfs": worker, "action": "node", "kubernetes_version": "v1.34.10",
-                          "patches": os.path.join(worker, "patches")})
+        run_upgrade(dict(node_args, kubernetes_version="v1.35.7"))
+    result = run_upgrade(node_args)
+    assert without_stamp(result["changed_files"]) == without_stamp(ahead["changed_files"]), \
+        "check mode mispredicted the files"
+    assert result["changed_objects"] == ahead["changed_objects"] == ["Node/w1"]
+    predicted = {d["after_header"]: d["after"] for d in ahead["diff"]}
+    for path in ("/var/lib/kubelet/config.yaml", "/var/lib/kubelet/kubeadm-flags.env"):
+        assert predicted[path] == open(os.path.join(worker, path.lstrip("/")), encoding="utf-8").read(), path
     assert result["control_plane"] is False and result["node_name"] == "w1"
     assert result["kubelet_version"] == "v1.33.13", "the worker's own Node was not read"  # upgrade.yml restarts on it
     assert result["phases"]["run"] == ["preflight", "control-plane", "kubelet-config", "addon/coredns",
@@ -241,3 +261,69 @@ def test_node_on_a_worker_writes_its_kubelet_config_and_drops_what_the_version_n
     assert result["patches"]["applied"] == ["kubeletconfiguration+merge.yaml: merge patch to kubeletconfiguration"]
     again = run_upgrade({"rootfs": worker, "action": "node", "patches": os.path.join(worker, "patches")})
     assert again["changed"] is False, (again["changed_files"], again["changed_objects"])
+
+
+def test_node_on_a_second_control_plane_after_apply_then_the_addons(tmp_path, make_cluster, etcd_server, openssl):
+    """kubeadm's HA order: apply on cp1 leaves CoreDNS and kube-proxy while cp2 runs the old version; node on cp2
+    (through ansible-playbook) is planned in check mode before apply (upgrade.yml --check) and changes nothing,
+    then after apply upgrades cp2's static Pods exactly as check mode said, renews its certificates with their
+    keys, and upgrades the addons; a rerun changes nothing."""
+    cp = make_cluster("v1.35.7")
+    cp2 = cp.add_control_plane("cp2", etcd_url=etcd_server.endpoint)
+    try:
+        os.makedirs(os.path.join(cp2.rootfs, "var/lib/etcd/member/snap"))
+        with open(os.path.join(cp2.rootfs, "var/lib/etcd/member/snap/db"), "w", encoding="utf-8") as handle:
+            handle.write("cp2's etcd data")
+        module = "kubeboot.cluster.kubeadm_upgrade"
+        node_args = cp2.upgrade_args(action="node", kubernetes_version="v1.36.3")
+        before = {c: cp2.manifest(c) for c in COMPONENTS}
+        tree, objects = tree_hash(cp2.rootfs), resource_versions(cp)
+        [ahead] = run_tasks(tmp_path, [(module, node_args, {"check_mode": True})], name="ahead")
+        assert not ahead.get("failed"), ahead["_stdout"]
+        assert ahead["kubernetes_version"] == "v1.36.3" and ahead["control_plane"] is True
+        assert [c["action"] for c in ahead["manifests"]] == ["upgraded"] * 4, ahead["manifests"]
+        assert tree_hash(cp2.rootfs) == tree and resource_versions(cp) == objects, "check mode changed something"
+
+        applied = run_upgrade(cp.upgrade_args(action="apply", kubernetes_version="v1.36.3"))
+        for addon in ("addon/coredns", "addon/kube-proxy"):
+            assert applied["api"][addon].get("skipped") == \
+                "not all control plane instances have been upgraded: cp2", applied["api"][addon]
+        proxy_image = lambda: cp.admin.get("DaemonSet", "kube-proxy", "kube-system")[  # noqa: E731
+            "spec"]["template"]["spec"]["containers"][0]["image"]
+        assert proxy_image().endswith(":v1.35.7")
+
+        pki = os.path.join(cp2.rootfs, "etc/kubernetes/pki")
+        key_before = open(os.path.join(pki, "apiserver.key"), "rb").read()
+        serial_before = pkiutil.load_certificate(open(os.path.join(pki, "apiserver.crt"), "rb").read()).serial_number
+        [done] = run_tasks(tmp_path, [(module, node_args)], "--diff", name="node")
+        assert not done.get("failed"), done["_stdout"]
+        assert "PRIVATE KEY" not in done["_stdout"]
+        assert [c["action"] for c in done["manifests"]] == ["upgraded"] * 4
+        assert without_stamp(done["changed_files"]) == without_stamp(ahead["changed_files"]), \
+            "check mode mispredicted cp2's files"
+        after = {c: cp2.manifest(c) for c in COMPONENTS}
+        for component in ("kube-apiserver", "kube-scheduler"):
+            assert changed_lines(before[component], after[component]) == [
+                f"-    image: registry.k8s.io/{component}:v1.35.7", f"+    image: registry.k8s.io/{component}:v1.36.3"]
+        assert changed_lines(before["etcd"], after["etcd"]) == ["-    image: registry.k8s.io/etcd:3.6.6-0",
+                                                                "+    image: registry.k8s.io/etcd:3.6.8-0"]
+        backups = os.path.join(cp2.rootfs, done["backup_manifests_dir"].lstrip("/"))
+        assert all(open(os.path.join(backups, c + ".yaml"), "rb").read() == before[c] for c in COMPONENTS)
+        etcd_backup = os.path.join(cp2.rootfs, done["backup_etcd_dir"].lstrip("/"), "etcd/member/snap/db")
+        assert open(etcd_backup).read() == "cp2's etcd data"
+        assert open(os.path.join(pki, "apiserver.key"), "rb").read() == key_before, "renewal changed the key"
+        assert pkiutil.load_certificate(open(os.path.join(pki, "apiserver.crt"), "rb").read()).serial_number \
+            != serial_before
+        verify = subprocess.run([openssl, "verify", "-CAfile", f"{pki}/ca.crt", f"{pki}/apiserver.crt"],
+                                capture_output=True, text=True)
+        assert verify.returncode == 0, verify.stdout + verify.stderr
+        assert not done["api"]["addon/kube-proxy"].get("skipped"), done["api"]["addon/kube-proxy"]
+        assert proxy_image().endswith(":v1.36.3"), "the last control plane did not upgrade kube-proxy"
+        assert cluster_version(cp) == "v1.36.3"
+
+        tree = tree_hash(cp2.rootfs)
+        rerun = run_upgrade(node_args)
+        assert rerun["changed"] is False, (rerun["changed_files"], rerun["changed_objects"])
+        assert tree_hash(cp2.rootfs) == tree
+    finally:
+        cp2.stop(double=False)

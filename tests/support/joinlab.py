@@ -23,7 +23,7 @@ class Lab:
     def __init__(self, base: str, version_label: str = "stable-1.33", token: str = TOKEN,
                  token_kwargs=None, controllers: bool = True, upload_certs: bool = False,
                  address: str = "127.0.0.1", store=None, controllers_interval: str = "0.3s"):
-        self.base = base
+        self.base, self.address = base, address
         self.rootfs1 = os.path.join(base, "node1")
         os.makedirs(self.rootfs1, exist_ok=True)
         self.fs1 = HostFS(self.rootfs1)

@@ -4,6 +4,7 @@ the API double serving that node's PKI on its advertised port with real etcd sto
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 from ansible_collections.kubeboot.cluster.plugins.module_utils import apiclient
@@ -50,6 +51,30 @@ class ControlPlane:
                             "lastHeartbeatTime": now, "lastTransitionTime": now}]}},
             content_type=apiclient.PATCH_TYPES["merge"])
 
+    def add_control_plane(self, node: str, etcd_url: str = "") -> "ControlPlane":
+        """A second control-plane node of this cluster at its version: the cluster's CAs and service-account
+        key copied into <base>/<node> (as kubeadm's upload-certs would), local phases run there (its own
+        leaf certificates, kubeconfigs, manifests), a Ready control-plane Node, a MirrorPodKubelet."""
+        other = ControlPlane.__new__(ControlPlane)
+        other.base, other.node, other.port, other.version = self.base, node, self.port, self.version
+        other.double, other.admin, other.init = self.double, self.admin, None
+        other.rootfs = os.path.join(self.base, node)
+        pki = os.path.join(self.rootfs, "etc/kubernetes/pki")
+        for name in ("ca.crt", "ca.key", "sa.key", "sa.pub", "front-proxy-ca.crt", "front-proxy-ca.key",
+                     "etcd/ca.crt", "etcd/ca.key"):
+            target = os.path.join(other.rootfs, "etc/kubernetes/pki", name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copy2(os.path.join(pki, name), target)
+        other.args = dict(self.args, rootfs=other.rootfs, node_name=node)
+        run_init(dict(other.args, skip_phases=API_PHASES))
+        self.admin.create({"apiVersion": "v1", "kind": "Node", "metadata": {
+            "name": node, "labels": {"kubernetes.io/hostname": node, "node-role.kubernetes.io/control-plane": ""}},
+            "spec": {}})
+        self.set_node_status(node, self.version)
+        other.kubelet = None
+        other.start_kubelet(etcd_url=etcd_url)
+        return other
+
     def start_kubelet(self, etcd_url: str = "", unhealthy=()) -> MirrorPodKubelet:
         self.kubelet = MirrorPodKubelet(self.rootfs, self.node, self.admin, etcd_url=etcd_url, unhealthy=unhealthy).start()
         return self.kubelet
@@ -63,7 +88,8 @@ class ControlPlane:
         args.update(over)
         return args
 
-    def stop(self) -> None:
+    def stop(self, double: bool = True) -> None:
         if self.kubelet is not None:
             self.kubelet.stop()
-        self.double.stop()
+        if double:
+            self.double.stop()

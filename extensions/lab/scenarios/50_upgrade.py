@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import yaml
 
@@ -42,6 +43,18 @@ def image_tags(text: str) -> list:
     return [line.split(":")[-1].strip() for line in text.splitlines() if line.strip().startswith("image:")]
 
 
+def planned_ahead(lab, minor: int) -> list:
+    """The hosts whose kubeadm_upgrade action=node the last (--check) run planned at 1.<minor>, the
+    version apply would have uploaded (their results, in the -vvv log)."""
+    with open(os.path.join(lab.state, "last-playbook.log"), encoding="utf-8") as handle:
+        log = handle.read()
+    # -vvv prints a result as "changed: [host] => {...}" up to the next host's line
+    blocks = re.split(r"^(?:changed|ok|fatal|skipping): \[([^\]\s]+)\]", log, flags=re.M)
+    ahead = re.compile(r'"kubernetes_version": "v1\.%d\.\d+"' % minor)
+    return sorted({host for host, text in zip(blocks[1::2], blocks[2::2])
+                   if '"action": "node"' in text and ahead.search(text)})
+
+
 def run(lab) -> None:
     playbook = os.path.join(lab.playbooks, "upgrade.yml")
     cp = lab.control_plane()
@@ -56,7 +69,11 @@ def run(lab) -> None:
     lab.playbook(playbook, check=True, extra_vars={"upgrade_kubernetes_version": target_label})
     if cluster_version(lab) != old or manifests(lab, cp) != before_manifests or nodes(lab) != before_nodes:
         raise lab.Error("upgrade.yml --check changed the cluster")
-    print(f"upgrade.yml --check to {target_label}: nothing changed")
+    planned = planned_ahead(lab, minor + 1)
+    workers = sorted(name for name in before_nodes if name != cp)
+    if planned != workers:
+        raise lab.Error(f"upgrade.yml --check planned the workers {planned} at 1.{minor + 1}, wanted {workers}")
+    print(f"upgrade.yml --check to {target_label}: nothing changed; workers {', '.join(planned)} planned at 1.{minor + 1}")
 
     recap = lab.playbook(playbook, extra_vars={"upgrade_kubernetes_version": target_label})
     failed = {host: r for host, r in recap.items() if r["failed"] or r["unreachable"]}
