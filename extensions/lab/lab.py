@@ -48,6 +48,8 @@ if not re.match(r"\A[a-z0-9./_-]+:[A-Za-z0-9._-]+\Z", IMAGE):
 # KUBEBOOT_LAB=<name> runs a second lab beside the default one (nodes <name>-cp1 ..., network
 # kubeboot-<name>), e.g. one per work tree; the image is shared.
 LAB_NAME = os.environ.get("KUBEBOOT_LAB", "")
+# KUBEBOOT_LAB_CHECK_FRESH=0 skips the site.yml --check pass on fresh nodes (make bench times converges)
+CHECK_FRESH = os.environ.get("KUBEBOOT_LAB_CHECK_FRESH", "1") != "0"
 if LAB_NAME and not re.match(r"\A[a-z0-9]{1,8}\Z", LAB_NAME):
     sys.exit(f"KUBEBOOT_LAB={LAB_NAME!r}: up to 8 lowercase letters and digits")
 PREFIX = LAB_NAME + "-" if LAB_NAME else ""
@@ -655,7 +657,7 @@ def up() -> None:
     rerun = not started and bool(previous.get("ok"))
     recap = {}
     try:
-        if set(started) == set(NODES):
+        if set(started) == set(NODES) and CHECK_FRESH:
             timer.step("site.yml --check (fresh nodes)", check_fresh)
         recap = timer.step("site.yml", playbook)
         timer.step("show", show)

@@ -43,7 +43,7 @@ from benchkit import docs, inprocess, joins, lab, report, wholeprocess  # noqa: 
 
 GROUPS = ("inprocess", "alternatives", "noop", "joins", "lab")
 ALGORITHMS = ("RSA-2048", "RSA-3072", "ECDSA-P256")
-DEFAULT_ROUNDS = {"inprocess": 7, "alternatives": 5, "noop": 8, "joins": 5, "lab": 1}
+DEFAULT_ROUNDS = {"inprocess": 5, "alternatives": 5, "noop": 6, "joins": 5, "lab": 1}
 JOIN_COUNTS, JOIN_FORKS = (1, 5, 10, 50), (10, 25)
 BENCH_COLLECTIONS = os.path.join(REPO, "build", "bench", "collections")
 
