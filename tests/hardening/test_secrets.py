@@ -238,3 +238,57 @@ def test_other_modules(tmp_path):
     secrets += [base64.b64decode(alice).decode().splitlines()[1], alice[:60]]
     _assert_no_secret(printed, secrets + [APPLY_SECRET, APPLY_DATA, base64.b64encode(APPLY_SECRET.encode()).decode(),
                                           base64.b64encode(APPLY_DATA.encode()).decode()])
+
+
+def test_upgrade_and_etcd_modules(tmp_path, etcd_server):
+    """kubeadm_upgrade (plan, apply in check mode and for real: certificates renewed, kubeconfigs rewritten)
+    and kubeadm_etcd (member_list, health, snapshot in check mode and for real) against real etcd with the
+    node's certificates: no key of the tree (before or after the renewal) printed or logged."""
+    from tests.support.staticpods import FakeKubelet, loopback_block, wait_etcd
+    from tests.support.upgradelab import ControlPlane
+    cp = ControlPlane(str(tmp_path / "cluster"), "v1.35.7", store=etcd_server.store())
+    try:
+        os.makedirs(os.path.join(cp.rootfs, "var/lib/etcd/member/snap"))
+        with open(os.path.join(cp.rootfs, "var/lib/etcd/member/snap/db"), "w", encoding="utf-8") as handle:
+            handle.write("etcd data")
+        cp.start_kubelet(etcd_url=etcd_server.endpoint)
+        secrets = _key_material(cp.rootfs)
+        upgrade = cp.upgrade_args(kubernetes_version="v1.36.3")
+        results, printed = _playbook(tmp_path, "upgrade", [
+            {"name": "plan", "kubeboot.cluster.kubeadm_upgrade": dict(upgrade, action="plan"), "register": "plan"},
+            {"name": "apply check", "kubeboot.cluster.kubeadm_upgrade": dict(upgrade, action="apply"),
+             "register": "apply_check", "check_mode": True},
+            {"name": "apply", "kubeboot.cluster.kubeadm_upgrade": dict(upgrade, action="apply"), "register": "apply"},
+        ])
+    finally:
+        cp.stop()
+    failed = {name: r.get("msg") for name, r in results.items() if r.get("failed")}
+    assert failed == {}, failed
+    assert results["apply"]["changed"] and "admin.conf" in results["apply"]["renewed"]
+    assert "kube-apiserver.yaml" in printed  # the manifests' diffs were shown
+    _assert_no_secret(printed, secrets + _key_material(cp.rootfs))
+
+    # etcd of a node of its own, started from its manifest (TLS with the node's etcd certificates)
+    address = loopback_block() + "1"
+    rootfs = str(tmp_path / "etcd-node")
+    init.run_init(init_params(rootfs, apiserver_advertise_address=address, kubernetes_version="stable-1.34"))
+    kubelet = FakeKubelet(None, rootfs, "cp1", address)
+    kubelet.watch()
+    try:
+        wait_etcd(rootfs, kubelet.client_url)
+        snapshot = {"rootfs": rootfs, "action": "snapshot", "path": "/var/backups/etcd.db"}
+        results, printed = _playbook(tmp_path, "etcd", [
+            {"name": "members", "kubeboot.cluster.kubeadm_etcd": {"rootfs": rootfs, "action": "member_list"},
+             "register": "members"},
+            {"name": "health", "kubeboot.cluster.kubeadm_etcd": {"rootfs": rootfs, "action": "health"},
+             "register": "health"},
+            {"name": "snapshot check", "kubeboot.cluster.kubeadm_etcd": snapshot, "register": "snapshot_check",
+             "check_mode": True},
+            {"name": "snapshot", "kubeboot.cluster.kubeadm_etcd": snapshot, "register": "snapshot"},
+        ])
+    finally:
+        kubelet.stop()
+    failed = {name: r.get("msg") for name, r in results.items() if r.get("failed")}
+    assert failed == {}, failed
+    assert results["health"]["healthy"] and results["snapshot"]["changed"]
+    _assert_no_secret(printed, _key_material(rootfs))
