@@ -276,7 +276,7 @@ def test_upgrade_and_etcd_modules(tmp_path, etcd_server):
     kubelet.watch()
     try:
         wait_etcd(rootfs, kubelet.client_url)
-        snapshot = {"rootfs": rootfs, "action": "snapshot", "path": "/var/backups/etcd.db"}
+        snapshot = {"rootfs": rootfs, "action": "snapshot", "path": str(tmp_path / "etcd.db")}  # a host path
         results, printed = _playbook(tmp_path, "etcd", [
             {"name": "members", "kubeboot.cluster.kubeadm_etcd": {"rootfs": rootfs, "action": "member_list"},
              "register": "members"},
@@ -291,4 +291,5 @@ def test_upgrade_and_etcd_modules(tmp_path, etcd_server):
     failed = {name: r.get("msg") for name, r in results.items() if r.get("failed")}
     assert failed == {}, failed
     assert results["health"]["healthy"] and results["snapshot"]["changed"]
+    assert not results["snapshot_check"].get("failed") and (tmp_path / "etcd.db").stat().st_size > 0
     _assert_no_secret(printed, _key_material(rootfs))
