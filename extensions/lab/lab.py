@@ -48,11 +48,11 @@ if not re.match(r"\A[a-z0-9./_-]+:[A-Za-z0-9._-]+\Z", IMAGE):
 # KUBEBOOT_LAB=<name> runs a second lab beside the default one (nodes <name>-cp1 ..., network
 # kubeboot-<name>), e.g. one per work tree; the image is shared.
 LAB_NAME = os.environ.get("KUBEBOOT_LAB", "")
-# KUBEBOOT_LAB_CHECK_FRESH=0 skips the site.yml --check pass on fresh nodes (make bench times converges)
-CHECK_FRESH = os.environ.get("KUBEBOOT_LAB_CHECK_FRESH", "1") != "0"
 if LAB_NAME and not re.match(r"\A[a-z0-9]{1,8}\Z", LAB_NAME):
     sys.exit(f"KUBEBOOT_LAB={LAB_NAME!r}: up to 8 lowercase letters and digits")
 PREFIX = LAB_NAME + "-" if LAB_NAME else ""
+# KUBEBOOT_LAB_CHECK_FRESH=0 skips the site.yml --check pass on fresh nodes (make bench times converges)
+CHECK_FRESH = os.environ.get("KUBEBOOT_LAB_CHECK_FRESH", "1") != "0"
 NETWORK = "kubeboot" + ("-" + LAB_NAME if LAB_NAME else "")
 STATE = os.path.join(LAB, LAB_NAME) if LAB_NAME else LAB  # inventory, admin.conf, run records
 LABEL = "kubeboot.lab=" + (LAB_NAME or "1")

@@ -35,10 +35,14 @@ class UpgradeContext(phases.PhaseContext):
     kubelet_version: str = ""     # this node's kubelet before the run
     static_pods: object = None    # staticpodupgrade.Upgrade
     sleep: object = None          # the waits' sleep (tests)
-    ahead_of_apply: bool = False  # check mode: node planned at the version apply would upload
 
     def connect(self):
         return self.api  # connected in prepare(), before any phase
+
+    @property
+    def ahead_of_apply(self) -> bool:
+        """node in check mode, planned at the version apply would upload (kubeadm-config says the one before)."""
+        return self.cfg.action == "node" and self.cfg.version != self.cfg.current_version
 
 
 # --- before the phases -----------------------------------------------------------------------------
@@ -99,7 +103,6 @@ def _node_target(ctx: UpgradeContext, cluster_version: str, what: str) -> str:
     if not expected or expected == cluster_version:
         return cluster_version
     if ctx.check_mode:
-        ctx.ahead_of_apply = True
         ctx.warnings.append(f"check mode: planned at {expected}, the version action apply would upload ({what} "
                             f"says {cluster_version}: apply uploaded nothing in check mode)")
         return expected

@@ -22,6 +22,8 @@ from tests.support.apiserver.server import ApiDouble
 from tests.support.apiserver.testing import free_port
 from tests.support.hardening import init_params
 from tests.support.joinlab import ADMIN_TOKEN, TOKEN, Lab
+from tests.support.staticpods import FakeKubelet, loopback_block, wait_etcd
+from tests.support.upgradelab import ControlPlane
 
 pytestmark = pytest.mark.hardening("secrets")
 
@@ -244,8 +246,6 @@ def test_upgrade_and_etcd_modules(tmp_path, etcd_server):
     """kubeadm_upgrade (plan, apply in check mode and for real: certificates renewed, kubeconfigs rewritten)
     and kubeadm_etcd (member_list, health, snapshot in check mode and for real) against real etcd with the
     node's certificates: no key of the tree (before or after the renewal) printed or logged."""
-    from tests.support.staticpods import FakeKubelet, loopback_block, wait_etcd
-    from tests.support.upgradelab import ControlPlane
     cp = ControlPlane(str(tmp_path / "cluster"), "v1.35.7", store=etcd_server.store())
     try:
         os.makedirs(os.path.join(cp.rootfs, "var/lib/etcd/member/snap"))

@@ -217,8 +217,9 @@ def lab_table(lab: dict) -> list:
     lines += ["", f"Lab `{lab['name']}` (nodes {lab['name']}-cp1, -w1, -w2), Kubernetes from the lab's packages; every "
               "run checked from outside afterwards (`lab.py check`: kubectl, podman exec, etcdctl; the rerun with "
               "`--idempotent`). `make lab`'s `site.yml --check` pass on fresh nodes is left out "
-              "(KUBEBOOT_LAB_CHECK_FRESH=0): these rows time converges. One run each: a converge takes minutes, so these are not paired; compare them "
-              "with each other, not across machines. Logs: build/bench/lab-*.log.", ""]
+              "(KUBEBOOT_LAB_CHECK_FRESH=0): these rows time converges. One run each: a converge takes "
+              "minutes, so these are not paired; compare them with each other, not across machines. "
+              "Logs: build/bench/lab-*.log.", ""]
     return lines
 
 
